@@ -1,0 +1,3 @@
+from contactfix.cli import main
+
+main()

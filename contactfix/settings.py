@@ -1,0 +1,136 @@
+"""Settings: one typed object, validated at start-up.
+
+Precedence, lowest first: the defaults declared here, ``config/default.toml`` (which lists every
+setting with its default and a one-line comment), then ``CONTACTFIX_*`` environment variables.
+An unknown key, in the file or the environment, or a bad value stops start-up with the key's name.
+Components receive explicit values from this object and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contactfix.errors import SettingsError
+
+ENV_PREFIX = "CONTACTFIX_"
+CONFIG_DIR_ENV = "CONTACTFIX_CONFIG_DIR"
+# Variables that steer where settings come from rather than being settings themselves.
+_META_ENV = {CONFIG_DIR_ENV}
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Keep ``config/default.toml`` in step (a test checks it)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    # storage and queue
+    database_url: str = "sqlite:///contactfix.sqlite3"
+    broker_url: str | None = None
+    outbox_path: str = "outbox.jsonl"
+
+    # locale
+    timezone: str = "Asia/Shanghai"
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    # intake
+    intake_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    intake_max_field_length: int = Field(default=500, ge=16)
+    intake_max_file_bytes: int = Field(default=2_000_000_000, ge=1)
+
+    # linkage
+    match_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("broker_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def eager(self) -> bool:
+        """True when no broker is set: tasks run in process (the embedded default)."""
+        return self.broker_url is None
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where ``default.toml`` lives: $CONTACTFIX_CONFIG_DIR, else ./config, else the source tree's."""
+    env = os.environ if environ is None else environ
+    candidates = [env.get(CONFIG_DIR_ENV), "config", str(Path(__file__).resolve().parents[1] / "config")]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "default.toml").is_file():
+            return Path(candidate)
+    return None
+
+
+def read_toml_settings(path: Path) -> dict[str, Any]:
+    """The settings in one TOML file, sections flattened (section names are only for reading)."""
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build and validate the settings; raise :class:`SettingsError` naming every bad key at once."""
+    env = dict(os.environ if environ is None else environ)
+    known = set(Settings.model_fields)
+    problems: list[str] = []
+
+    file_values: dict[str, Any] = {}
+    directory = config_dir(env)
+    if directory is not None:
+        path = directory / "default.toml"
+        try:
+            file_values = read_toml_settings(path)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+        problems += [f"{key}: unknown setting in {path}" for key in sorted(set(file_values) - known)]
+
+    env_values: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in _META_ENV:
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key in known:
+            env_values[key] = value
+        else:
+            problems.append(f"{name}: unknown setting in the environment")
+    if problems:
+        raise SettingsError("; ".join(problems))
+
+    values = {**{k: v for k, v in file_values.items() if k in known}, **env_values, **overrides}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(details) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the file and the environment."""
+    return load_settings()
