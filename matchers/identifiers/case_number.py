@@ -2,7 +2,7 @@
 
 （2024）闽0103民初1234号 is: the year the case was filed, the court's code (province abbreviation and
 up to four digits, 最高法 for the Supreme People's Court, 兵 for the Xinjiang Production and
-Construction Corps' courts), the case type (民初, 执, 执恢 …), the sequence number, and optionally
+Construction Corps' courts, 军 for the military courts), the case type (民初, 执, 执恢 …), the sequence number, and optionally
 之一/之二 for a related decision.
 """
 
@@ -17,14 +17,16 @@ from matchers.text import to_halfwidth
 
 __all__ = ["PROVINCE_ABBREVIATIONS", "CaseNumber", "is_case_number", "parse_case_number"]
 
-PROVINCE_ABBREVIATIONS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+# Court codes follow the Supreme People's Court's 案号 rules, which differ from the common province
+# abbreviations in two places: Inner Mongolia is 内 (not 蒙) and Guizhou is 黔 (not 贵).
+PROVINCE_ABBREVIATIONS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋内陕吉闽黔粤青藏川宁琼"
 _FIRST_YEAR = 1949
 
 _OPEN = "(（〔[【［〈"
 _CLOSE = ")）〕]】］〉"
 _CASE = re.compile(
     rf"[{re.escape(_OPEN)}]?(?P<year>[0-9]{{4}})[{re.escape(_CLOSE)}]?"
-    rf"(?P<court>最高法|[{PROVINCE_ABBREVIATIONS}兵][0-9]{{0,4}})"
+    rf"(?P<court>最高法|[{PROVINCE_ABBREVIATIONS}兵军][0-9]{{0,4}})"
     r"(?P<type>[\u4e00-\u9fff]{1,8}?)"
     r"(?:字)?(?:第)?(?P<sequence>[0-9]+)号?"
     r"(?P<suffix>之[一二三四五六七八九十]+)?"
