@@ -1,0 +1,102 @@
+"""Engines and sessions for the two supported databases: SQLite (embedded) and PostgreSQL (service).
+
+Callers pass a URL from the settings; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from contactfix.errors import ContactfixError
+
+# Pragmas applied to every SQLite connection. WAL lets readers (the API, `show`) work while intake
+# writes; busy_timeout makes a second writer wait instead of failing at once; NORMAL is durable
+# under WAL except for the last transactions on power loss, which re-running intake restores.
+SQLITE_PRAGMAS: tuple[tuple[str, str], ...] = (
+    ("journal_mode", "WAL"),
+    ("foreign_keys", "ON"),
+    ("busy_timeout", "30000"),
+    ("synchronous", "NORMAL"),
+)
+
+
+class DatabaseUrlError(ContactfixError, ValueError):
+    """The database URL cannot be parsed or names a database contactfix does not support."""
+
+
+def normalise_url(url: str) -> URL:
+    """Parse ``url``; PostgreSQL URLs without a driver (``postgresql://``, ``postgres://``) get psycopg 3.
+
+    Raises :class:`DatabaseUrlError` for anything but SQLite or PostgreSQL. The message never repeats
+    the URL, which may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUrlError("CONTACTFIX_DATABASE_URL is not a valid database URL") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise DatabaseUrlError(
+                f"PostgreSQL driver {driver!r} is not supported; use postgresql+psycopg://"
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise DatabaseUrlError(f"database {backend!r} is not supported; use sqlite:/// or postgresql://")
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for name, value in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {name}={value}")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` set up for contactfix.
+
+    SQLite connections get :data:`SQLITE_PRAGMAS` (WAL, foreign keys enforced, 30 s busy timeout,
+    synchronous=NORMAL); PostgreSQL pools check a connection before handing it out, so a restarted
+    server does not fail the next request. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def is_postgres(engine: Engine) -> bool:
+    """True when ``engine`` talks to PostgreSQL (bulk upserts and locks differ from SQLite)."""
+    return engine.dialect.name == "postgresql"
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine``; objects stay readable after commit (expire_on_commit=False)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commits when the block ends normally, rolls back if it raises, always closes."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,211 @@
+"""Migrations: they build exactly the models' schema, on SQLite and PostgreSQL, and only once."""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from contactfix.db import (
+    Base,
+    MigrationError,
+    Organization,
+    current_revision,
+    downgrade_database,
+    head_revision,
+    make_engine,
+    session_factory,
+    session_scope,
+    upgrade_database,
+)
+from contactfix.db.migrate import SCRIPT_LOCATION
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = {
+    "organizations",
+    "submissions",
+    "submission_issues",
+    "source_records",
+    "debtors",
+    "contacts",
+    "audit_log",
+}
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _schema(engine: sa.Engine) -> dict[str, object]:
+    """Everything reflection sees of the contactfix tables, comparable with ==."""
+    inspector = sa.inspect(engine)
+    snapshot: dict[str, object] = {}
+    for table in sorted(inspector.get_table_names()):
+        snapshot[table] = (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            sorted(str(ix) for ix in inspector.get_indexes(table)),
+            sorted(str(uq) for uq in inspector.get_unique_constraints(table)),
+            sorted(str(ck) for ck in inspector.get_check_constraints(table)),
+            sorted(str(fk) for fk in inspector.get_foreign_keys(table)),
+        )
+    return snapshot
+
+
+def _differences(engine: sa.Engine, metadata: sa.MetaData) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def test_upgrade_from_empty_creates_every_table(db_url: str, engine: sa.Engine) -> None:
+    assert current_revision(db_url) is None
+    upgrade_database(db_url)
+    assert set(sa.inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+    assert set(Base.metadata.tables) == TABLES
+    assert current_revision(db_url) == head_revision()
+
+
+def test_upgrade_twice_changes_nothing(db_url: str, engine: sa.Engine) -> None:
+    upgrade_database(db_url)
+    with session_scope(session_factory(engine)) as session:
+        session.add(Organization(name="福州银行", kind="bank"))
+    before = _schema(engine)
+
+    upgrade_database(db_url)
+
+    assert _schema(engine) == before
+    assert current_revision(db_url) == head_revision()
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(Organization)) == 1
+
+
+def test_downgrade_to_base_and_up_again(db_url: str, engine: sa.Engine) -> None:
+    upgrade_database(db_url)
+    first = _schema(engine)
+
+    downgrade_database(db_url, "base")
+    assert current_revision(db_url) is None
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+
+    upgrade_database(db_url)
+    assert _schema(engine) == first
+
+
+def test_models_match_the_migrations(db_url: str, engine: sa.Engine) -> None:
+    upgrade_database(db_url)
+    assert _differences(engine, Base.metadata) == []
+
+
+def test_the_comparison_would_notice_a_drift(db_url: str, engine: sa.Engine) -> None:
+    # Guards the test above: a model changed without a migration must show up as a difference.
+    upgrade_database(db_url)
+    drifted = sa.MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["contacts"].append_column(sa.Column("note", sa.String(50)))
+    sa.Index("ix_debtors_reference", drifted.tables["debtors"].c.reference)
+    differences = _differences(engine, drifted)
+    assert {diff[0] for diff in differences if isinstance(diff, tuple)} == {"add_column", "add_index"}
+
+
+def test_check_constraints_in_the_database_are_the_models(db_url: str, engine: sa.Engine) -> None:
+    # Autogenerate does not compare CHECK constraints, so compare their names here.
+    upgrade_database(db_url)
+    inspector = sa.inspect(engine)
+    for table in Base.metadata.tables.values():
+        expected = {c.name for c in table.constraints if isinstance(c, sa.CheckConstraint)}
+        assert {c["name"] for c in inspector.get_check_constraints(table.name)} == expected, table.name
+
+
+def test_unknown_revision_is_a_migration_error(db_url: str) -> None:
+    with pytest.raises(MigrationError, match="nosuchrev"):
+        upgrade_database(db_url, "nosuchrev")
+
+
+def test_migrations_leave_the_application_logging_alone(sqlite_url: str) -> None:
+    root = logging.getLogger()
+    app_logger = logging.getLogger("contactfix.test_db_migrations")
+    handlers, level = list(root.handlers), root.level
+    upgrade_database(sqlite_url)
+    assert root.handlers == handlers
+    assert root.level == level
+    assert not app_logger.disabled
+
+
+def test_alembic_ini_points_at_the_package_migrations() -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(REPO / "alembic.ini", encoding="utf-8")
+    assert parser["alembic"]["script_location"] == SCRIPT_LOCATION
+    versions = REPO / "contactfix" / "migrations" / "versions"
+    assert (versions / f"{head_revision()}_initial.py").is_file()
+
+
+def _cli_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
+    env["CONTACTFIX_DATABASE_URL"] = url
+    return env
+
+
+def test_cli_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    database = tmp_path / "cli.sqlite3"
+    url = f"sqlite:///{database}"
+    script = Path(sys.executable).parent / "contactfix"
+    result = subprocess.run(
+        [str(script), "db", "upgrade"], env=_cli_env(url), cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    engine = make_engine(url)
+    try:
+        assert set(sa.inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+    finally:
+        engine.dispose()
+    assert current_revision(url) == head_revision()
+
+
+def test_cli_db_upgrade_reports_a_bad_revision_without_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    script = Path(sys.executable).parent / "contactfix"
+    result = subprocess.run(
+        [str(script), "db", "upgrade", "--revision", "nosuchrev"],
+        env=_cli_env(url),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "nosuchrev" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_concurrent_upgrades_on_postgres_apply_once(postgres_url: str, tmp_path: Path) -> None:
+    # Workers starting together each run `db upgrade`; the advisory lock makes the others wait, then
+    # find nothing to do. Separate processes, as in production (Alembic's context is process-global).
+    script = Path(sys.executable).parent / "contactfix"
+    workers = [
+        subprocess.Popen(
+            [str(script), "db", "upgrade"],
+            env=_cli_env(postgres_url),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [(worker.wait(timeout=120), worker.communicate()[1]) for worker in workers]
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    assert current_revision(postgres_url) == head_revision()
