@@ -21,6 +21,7 @@ from connectors.base import (
     SmsMessage,
     can_move,
 )
+from connectors.calls.axb import AliyunAxbConnector, CallRecord, parse_axb_call_records
 from connectors.errors import ConfigurationError, ConnectorError, PermanentError, RetryableError
 from connectors.masking import mask_id_number, mask_phone, mask_text
 from connectors.registry import (
@@ -30,13 +31,18 @@ from connectors.registry import (
     load_repair_connector,
     load_sms_connector,
 )
+from connectors.sms.aliyun import AliyunSmsConnector, AliyunSmsReport, parse_aliyun_reports
 
 __all__ = [
     "FINAL_STATUSES",
     "REGISTRY",
+    "AliyunAxbConnector",
+    "AliyunSmsConnector",
+    "AliyunSmsReport",
     "BindRequest",
     "Binding",
     "CallConnector",
+    "CallRecord",
     "ConfigurationError",
     "ConnectorError",
     "DeliveryReceipt",
@@ -55,4 +61,6 @@ __all__ = [
     "mask_id_number",
     "mask_phone",
     "mask_text",
+    "parse_aliyun_reports",
+    "parse_axb_call_records",
 ]

@@ -26,6 +26,8 @@ REGISTRY: Mapping[str, str] = MappingProxyType(
         "smpp": "connectors.sms.smpp:SmppConnector",
         "sandbox-repair": "connectors.repair.sandbox:SandboxRepairConnector",
         "caih-repair": "connectors.repair.http:CaihRepairConnector",
+        "aliyun-sms": "connectors.sms.aliyun:AliyunSmsConnector",
+        "aliyun-axb": "connectors.calls.axb:AliyunAxbConnector",
     }
 )
 

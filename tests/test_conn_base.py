@@ -25,7 +25,19 @@ FINAL = {S.DELIVERED, S.FAILED, S.EXPIRED, S.REJECTED}
 
 def test_exported_names_are_exactly_the_public_api() -> None:
     public = {name for name in vars(connectors) if not name.startswith("_")}
-    modules = {"base", "errors", "masking", "registry", "repair", "annotations", "http", "outbox", "sms"}
+    modules = {
+        "base",
+        "errors",
+        "masking",
+        "registry",
+        "repair",
+        "annotations",
+        "http",
+        "outbox",
+        "sms",
+        "calls",
+        "aliyun_rpc",
+    }
     assert set(connectors.__all__) == public - modules
     assert sorted(connectors.__all__) == sorted(set(connectors.__all__))
 
