@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # linkage
     match_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
+    # contact policy
+    policy_profile: str = Field(default="cn", min_length=1)
+    policy_file: str = ""
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
