@@ -61,8 +61,19 @@ def _start_postgres() -> bool:
 def _start_redis() -> bool:
     if shutil.which("redis-server"):
         subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", REDIS_HOST, "--port", str(REDIS_PORT),
-             "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                REDIS_HOST,
+                "--port",
+                str(REDIS_PORT),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             check=False,
             capture_output=True,
         )
