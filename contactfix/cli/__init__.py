@@ -10,7 +10,10 @@ from contactfix.cli.app import app
 from contactfix.errors import ContactfixError
 
 # Importing a command module registers its commands on ``app``.
-from contactfix.cli import commands_db  # noqa: E402,F401  isort: skip
+from contactfix.cli import commands_db  # noqa: F401  isort: skip
+from contactfix.cli import commands_demo  # noqa: F401  isort: skip
+from contactfix.cli import commands_intake  # noqa: F401  isort: skip
+from contactfix.cli import commands_sample  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

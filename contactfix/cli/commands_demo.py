@@ -1,0 +1,93 @@
+"""``contactfix demo``: the pipeline on generated data, no arguments, no services."""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contactfix.cli.app import app
+
+if TYPE_CHECKING:
+    from contactfix.demo import DemoResult, IntakeSummary
+
+# contactfix.demo.DEFAULT_DEBTORS (a test checks): the demo module is imported only when it runs,
+# as it pulls in the database and intake, which every other command would pay for at start-up.
+DEFAULT_DEBTORS = 2000
+
+
+@app.command(
+    "demo",
+    help="Run contactfix end to end on generated data, with no services: create a fresh SQLite "
+    "database in a new temporary folder, generate a bank batch and a court export, take both in and "
+    "print what was accepted and rejected.\n\n"
+    "The demo ignores CONTACTFIX_* settings: its database and outbox are always files in its own "
+    "folder. The folder is kept and its path printed, so the database and files can be looked at "
+    "afterwards; --clean removes it at the end.",
+)
+def demo(
+    debtors: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Lost debtors to generate (court-only people as many).")
+    ] = DEFAULT_DEBTORS,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 0,
+    keep: Annotated[
+        bool, typer.Option("--keep/--clean", help="Keep the demo folder (default) or remove it at the end.")
+    ] = True,
+) -> None:
+    """Run the demo and print its summary."""
+    from contactfix.demo import make_folder, run_demo
+
+    console = Console()
+    folder = make_folder()
+    console.print(f"folder: {folder.path}", soft_wrap=True, highlight=False)
+    try:
+        result = run_demo(debtors, seed, folder)
+    except BaseException:
+        Console(stderr=True).print(f"demo stopped; its folder is kept: {folder.path}", soft_wrap=True)
+        raise
+    print_result(console, result)
+    if keep:
+        console.print(f"folder kept: {folder.path}", soft_wrap=True, highlight=False)
+    else:
+        shutil.rmtree(folder.path, ignore_errors=True)
+        console.print(f"folder removed: {folder.path}", soft_wrap=True, highlight=False)
+
+
+def print_result(console: Console, result: DemoResult) -> None:
+    """Print what each step of the demo did. Issues are shown masked, as intake stored them."""
+    console.print(f"database: {result.folder.database_url}", soft_wrap=True, highlight=False)
+    if result.sample is not None:
+        console.print(
+            f"sample: {result.sample.bank_rows:,} debtors in bank.csv, {result.sample.court_rows:,} rows "
+            f"in court.csv (seed {result.seed}, {result.sample.seconds:.1f} s)",
+            highlight=False,
+        )
+    counts = Table(title="intake", title_justify="left")
+    for column in ("file", "rows", "accepted", "rejected", "warnings", "seconds"):
+        counts.add_column(column, justify="left" if column == "file" else "right")
+    for summary in result.intake:
+        counts.add_row(
+            summary.file, f"{summary.rows:,}", f"{summary.accepted:,}", f"{summary.rejected:,}",
+            f"{summary.warnings:,}", f"{summary.seconds:.1f}",
+        )  # fmt: skip
+    console.print(counts)
+    for summary in result.intake:
+        _print_issues(console, summary)
+    console.print(f"elapsed: {result.seconds:.1f} s", highlight=False)
+
+
+def _print_issues(console: Console, summary: IntakeSummary) -> None:
+    if summary.top_reasons:
+        table = Table(title=f"{summary.file}: most common issues", title_justify="left")
+        for column in ("count", "severity", "field"):
+            table.add_column(column, justify="right" if column == "count" else "left", no_wrap=True)
+        table.add_column("reason", overflow="fold")
+        for reason in summary.top_reasons:
+            table.add_row(f"{reason.count:,}", reason.severity, reason.field, reason.reason)
+        console.print(table)
+    for issue in summary.example_rejections:
+        line = f"  rejected, {summary.file} row {issue.row}: {issue.reason.removeprefix('rejected: ')}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,161 @@
+"""``contactfix demo``: the pipeline on generated data, with no services and a fresh SQLite file.
+
+Each step is a plain function that returns what it did, so the command prints it and later steps
+(resolution, repair, dispatch) build on it. The demo never reads ``CONTACTFIX_*`` settings: its
+database and its outbox live in its own folder, so it cannot write to a real database.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from contactfix.db.engine import make_engine
+from contactfix.db.migrate import upgrade_database
+from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
+from contactfix.intake.service import import_court_export, iter_issues, submit_bank_batch
+from contactfix.sample import SampleSummary, write_sample
+
+DEFAULT_DEBTORS = 2000
+BANK_ORG = "demo-bank"
+COURT_ORG = "court-export"
+_TOP_REASONS = 5
+_EXAMPLE_REJECTIONS = 3
+_MASKED_TOKEN = re.compile(r"[0-9A-Za-z+\-]*\*[0-9A-Za-z*+\-]*")
+_ROW_NUMBER = re.compile(r"\brow \d+")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoFolder:
+    """The demo's own folder: its SQLite database, its outbox and the generated sample files."""
+
+    path: Path
+
+    @property
+    def database_url(self) -> str:
+        """URL of the demo's SQLite file (never the one the settings name)."""
+        return f"sqlite:///{self.path / 'contactfix.sqlite3'}"
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where the ``outbox`` connector writes the demo's messages."""
+        return self.path / "outbox.jsonl"
+
+    @property
+    def sample_dir(self) -> Path:
+        """Where the generated bank.csv, court.csv and truth files go."""
+        return self.path / "sample"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCount:
+    """How often one kind of issue occurred; ``reason`` has its varying values (masked IDs…) elided."""
+
+    severity: str
+    field: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSummary:
+    """What intake made of one file: its counts, commonest issues and a few rejections (masked)."""
+
+    file: str
+    submission_id: int
+    rows: int
+    accepted: int
+    rejected: int
+    warnings: int
+    top_reasons: list[ReasonCount]
+    example_rejections: list[Issue]
+    seconds: float
+
+
+@dataclass(slots=True)
+class DemoResult:
+    """Everything the demo did, step by step; later steps add their fields."""
+
+    folder: DemoFolder
+    debtors: int
+    seed: int
+    sample: SampleSummary | None = None
+    intake: list[IntakeSummary] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def make_folder(parent: Path | None = None) -> DemoFolder:
+    """A new, empty folder for one demo run (in the system's temporary folder unless ``parent``)."""
+    return DemoFolder(Path(tempfile.mkdtemp(prefix="contactfix-demo-", dir=parent)))
+
+
+def create_database(folder: DemoFolder) -> str:
+    """Create the demo's SQLite database with every migration applied; its URL."""
+    upgrade_database(folder.database_url)
+    return folder.database_url
+
+
+def generate_sample(folder: DemoFolder, debtors: int, seed: int) -> SampleSummary:
+    """Write the sample bank batch and court export (and their truth) into the demo folder."""
+    return write_sample(folder.sample_dir, debtors, seed)
+
+
+def take_in(folder: DemoFolder) -> list[IntakeSummary]:
+    """Submit the sample bank.csv as a bank batch and import court.csv; summarise both receipts."""
+    engine = make_engine(folder.database_url)
+    try:
+        summaries = []
+        for name, submit in (("bank.csv", _submit_bank), ("court.csv", _import_court)):
+            started = time.perf_counter()
+            receipt = submit(engine, folder.sample_dir / name)
+            summaries.append(summarise_receipt(engine, name, receipt, time.perf_counter() - started))
+        return summaries
+    finally:
+        engine.dispose()
+
+
+def _submit_bank(engine: Engine, path: Path) -> Receipt:
+    return submit_bank_batch(engine, path, BANK_ORG)
+
+
+def _import_court(engine: Engine, path: Path) -> Receipt:
+    return import_court_export(engine, path, COURT_ORG)
+
+
+def summarise_receipt(engine: Engine, file: str, receipt: Receipt, seconds: float) -> IntakeSummary:
+    """Counts from the receipt; issues read back from the database, as a receipt may hold only some."""
+    kinds: Counter[tuple[str, str, str]] = Counter()
+    rejections: list[Issue] = []
+    warnings = 0
+    for issue in iter_issues(engine, receipt.submission_id):
+        kinds[(issue.severity, issue.field, reason_pattern(issue.reason))] += 1
+        warnings += issue.severity == "warning"
+        if issue.severity == "rejected" and len(rejections) < _EXAMPLE_REJECTIONS:
+            rejections.append(Issue(issue.row, issue.field, mask_digit_runs(issue.reason), issue.severity))
+    top = [ReasonCount(*kind, count) for kind, count in kinds.most_common(_TOP_REASONS)]
+    return IntakeSummary(
+        file, receipt.submission_id, receipt.rows, receipt.accepted, receipt.rejected, warnings, top,
+        rejections, seconds,
+    )  # fmt: skip
+
+
+def reason_pattern(reason: str) -> str:
+    """``reason`` with what varies from row to row (masked numbers, row numbers) elided, for counting."""
+    return _ROW_NUMBER.sub("row …", _MASKED_TOKEN.sub("…", mask_digit_runs(reason)))
+
+
+def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder | None = None) -> DemoResult:
+    """Every step in order in a fresh folder (or ``folder``): database, sample data, intake."""
+    started = time.perf_counter()
+    result = DemoResult(folder or make_folder(), debtors, seed)
+    create_database(result.folder)
+    result.sample = generate_sample(result.folder, debtors, seed)
+    result.intake = take_in(result.folder)
+    result.seconds = time.perf_counter() - started
+    return result

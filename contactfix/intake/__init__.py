@@ -1,0 +1,29 @@
+"""Intake: take in bank batches and court exports — read, validate, normalise, store.
+
+``submit_bank_batch`` and ``import_court_export`` are the entry points; both return a
+:class:`Receipt` and raise :class:`~contactfix.errors.IntakeError` for a file that cannot be taken in
+at all. ``tests/test_intake_exports.py`` keeps this list exact.
+"""
+
+from __future__ import annotations
+
+from contactfix.intake.receipt import Issue, Receipt, issues_csv_path, write_issues_csv
+from contactfix.intake.service import (
+    RECEIPT_ISSUE_LIMIT,
+    DatabaseNotReady,
+    import_court_export,
+    iter_issues,
+    submit_bank_batch,
+)
+
+__all__ = [
+    "RECEIPT_ISSUE_LIMIT",
+    "DatabaseNotReady",
+    "Issue",
+    "Receipt",
+    "import_court_export",
+    "issues_csv_path",
+    "iter_issues",
+    "submit_bank_batch",
+    "write_issues_csv",
+]

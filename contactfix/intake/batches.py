@@ -1,0 +1,196 @@
+"""Stream a table's rows through the normaliser into the database, one committed batch at a time."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, update
+
+from contactfix.db.models import Submission
+from contactfix.intake.reader import RawRow, Table
+from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
+from contactfix.intake.rows import RowNormaliser
+from contactfix.intake.staging import StagedRecord, merge_staged
+from contactfix.intake.store import RecordWriter
+from contactfix.intake.validation import validated_chunks
+
+__all__ = ["BatchProgress", "stream_batches"]
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Whether to draw a progress bar on stderr, and the file size it measures against (None: unknown)."""
+
+    enabled: bool
+    total_bytes: int | None
+
+
+@dataclass
+class _Tally:
+    """The running counts of a submission and the issues kept for its receipt."""
+
+    receipt: Receipt
+    issue_limit: int
+    warnings: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def add_issues(self, issues: list[Issue]) -> None:
+        for issue in issues:
+            self.warnings += issue.severity == "warning"
+            if len(self.receipt.warnings) < self.issue_limit:
+                self.receipt.warnings.append(issue)
+            else:
+                self.receipt.warnings_omitted += 1
+
+
+def stream_batches(
+    connection: Connection,
+    table: Table,
+    normaliser: RowNormaliser,
+    writer: RecordWriter,
+    submission_id: int,
+    file_issues: list[Issue],
+    *,
+    batch_size: int,
+    progress: BatchProgress,
+    issue_limit: int,
+    debtors: bool,
+    workers: int = 0,
+) -> Receipt:
+    """Normalise and store every non-blank row of ``table``; commit each ``batch_size`` rows.
+
+    With ``workers`` > 0 the rows are validated in that many worker processes while this one
+    writes; the order of rows, and so the outcome, is the same. Within the file a later row with the
+    same record key (bank: the reference) replaces the earlier one, with a warning. Returns the
+    receipt; the caller marks the submission completed.
+    """
+    tally = _Tally(Receipt(submission_id, 0, 0, 0), issue_limit)
+    if file_issues:
+        _commit_batch(connection, writer, tally, [], file_issues, debtors)
+    chunks = _header_checked_chunks(table, normaliser, batch_size)
+    with validated_chunks(chunks, normaliser, debtors, workers) as validated, _progress_bar(progress) as bar:
+        for size, outcomes, issues in validated:
+            records: dict[str, StagedRecord] = {}
+            for staged, row_issues in outcomes:
+                issues += row_issues
+                if staged is not None:
+                    _keep_latest(records, staged, tally, issues, debtors)
+            tally.receipt.rows += size
+            _commit_batch(connection, writer, tally, list(records.values()), issues, debtors)
+            if bar is not None:
+                bar.advance(tally.receipt.rows, table.bytes_read())
+    return tally.receipt
+
+
+def _commit_batch(
+    connection: Connection,
+    writer: RecordWriter,
+    tally: _Tally,
+    records: list[StagedRecord],
+    issues: list[Issue],
+    debtors: bool,
+) -> None:
+    writer.write(records, issues, debtors=debtors)
+    tally.add_issues(issues)
+    _save_counts(connection, tally)
+    connection.commit()
+
+
+def _header_checked_chunks(
+    table: Table, normaliser: RowNormaliser, size: int
+) -> Iterator[tuple[list[RawRow], list[Issue]]]:
+    """Chunks of rows, each with the unknown-column warnings of keys first seen in it (JSON lines)."""
+    for chunk in _chunks(table, size):
+        issues: list[Issue] = []
+        if len(table.headers) > normaliser.header_map.mapped:
+            new = normaliser.header_map.extend(table.headers, normaliser.kind)
+            issues += [
+                Issue(table.header_source(at), mask_digit_runs(h), "unknown column, ignored") for at, h in new
+            ]
+        yield chunk, issues
+
+
+def _keep_latest(
+    records: dict[str, StagedRecord], staged: StagedRecord, tally: _Tally, issues: list[Issue], debtors: bool
+) -> None:
+    tally.receipt.accepted += 1
+    key = staged.record_key
+    earlier = tally.seen.get(key)
+    if earlier is not None:
+        if debtors:
+            reason = f"duplicate reference in this file: this row replaces row {earlier}"
+            issues.append(Issue(staged.row, "reference", reason))
+        else:
+            reason = f"same case, party, ID and role as row {earlier}: this row replaces it"
+            issues.append(Issue(staged.row, "record", reason))
+        previous = records.pop(key, None)  # re-inserted last: the batch keeps the file's order
+        if previous is not None:
+            staged = merge_staged(staged, previous)
+    tally.seen[key] = staged.row
+    records[key] = staged
+
+
+def _save_counts(connection: Connection, tally: _Tally) -> None:
+    receipt = tally.receipt
+    receipt.rejected = receipt.rows - receipt.accepted
+    connection.execute(
+        update(Submission)
+        .where(Submission.id == receipt.submission_id)
+        .values(
+            rows=receipt.rows, accepted=receipt.accepted, rejected=receipt.rejected, warnings=tally.warnings
+        )
+    )
+
+
+def _chunks(table: Table, size: int) -> Iterator[list[RawRow]]:
+    """Non-blank rows in lists of ``size`` (a blank line between records is not a row of data)."""
+    rows = (row for row in table if not _blank(row[1]))
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+def _blank(cells: list[Any]) -> bool:
+    try:
+        return not "".join(cells).strip()  # a CSV row: all text, checked in one C call
+    except TypeError:
+        return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+class _Bar:
+    """A rich progress bar on stderr: rows, rows/s and, for text files, the share of bytes read."""
+
+    def __init__(self, total_bytes: int | None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.started = time.monotonic()
+        self.progress = Progress(
+            TextColumn("[bold]intake"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TextColumn("{task.fields[rate]:,.0f} rows/s"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self.task = self.progress.add_task("intake", total=total_bytes, rows=0, rate=0.0)
+
+    def advance(self, rows: int, bytes_read: int | None) -> None:
+        rate = rows / max(time.monotonic() - self.started, 1e-6)
+        self.progress.update(self.task, completed=bytes_read, rows=rows, rate=rate)
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _progress_bar(progress: BatchProgress) -> AbstractContextManager[_Bar | None]:
+    return _Bar(progress.total_bytes) if progress.enabled else nullcontext()

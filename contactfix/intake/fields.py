@@ -1,0 +1,310 @@
+"""Read each field of one row: its cells by field, identifiers, birth date, gender and contacts.
+
+Every reader drops a bad value with a warning on the row and never puts an unmasked ID or phone
+number in a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from contactfix.db.models import Contact, Debtor, SourceRecord
+from contactfix.intake.reader import Cell
+from contactfix.intake.receipt import Issue
+from contactfix.intake.values import BadValue, cell_text, excel_mangled, parse_date, parse_gender, split_multi
+from matchers.errors import InvalidCreditCode, InvalidIdNumber, InvalidPhone
+from matchers.identifiers import Phone, mask_id, mask_phone, parse_credit_code, parse_phone, parse_resident_id
+from matchers.text import to_halfwidth
+
+__all__ = [
+    "ContactValue",
+    "Identity",
+    "RowCells",
+    "read_addresses",
+    "read_birth_date",
+    "read_emails",
+    "read_gender",
+    "read_identity",
+    "read_phones",
+]
+
+_RESIDENT_SHAPE = re.compile(r"[0-9]{14,19}[0-9X]?|[0-9X*]{15,18}")
+_OTHER_ID = re.compile(r"[0-9A-Z()（）]{5,30}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SPACES = re.compile(r"\s+")
+_SHORT = 16  # no field may be limited below this (intake_max_field_length >= 16)
+_MIN_PHONE_DIGITS = 7  # a local number without its area code
+_BIRTH_RANGE = (dt.date(1900, 1, 1), dt.date(2100, 1, 1))
+_ID_TYPE_HINTS = {
+    "身份证": "resident_id", "居民身份证": "resident_id", "二代身份证": "resident_id",
+    "港澳台居民居住证": "residence_permit", "居住证": "residence_permit",
+    "统一社会信用代码": "credit_code", "营业执照": "credit_code", "信用代码": "credit_code",
+    "护照": "other", "港澳通行证": "other", "台胞证": "other", "军官证": "other", "其他": "other",
+    "resident_id": "resident_id", "credit_code": "credit_code", "passport": "other", "other": "other",
+}  # fmt: skip
+
+
+def _length(column: object) -> int:
+    return int(getattr(getattr(column, "type", None), "length", None) or 10_000)
+
+
+# Where a field ends up limits its length as much as max_field_length does.
+_COLUMN_LENGTH = {
+    "reference": _length(SourceRecord.__table__.c.reference),
+    "case_number": _length(SourceRecord.__table__.c.reference),
+    "name": _length(SourceRecord.__table__.c.name),
+    "id_number": _length(SourceRecord.__table__.c.id_number),
+    "address": _length(SourceRecord.__table__.c.address),
+    "role": _length(SourceRecord.__table__.c.role_original),
+    "contract_number": _length(Debtor.__table__.c.contract_number),
+    "product": _length(Debtor.__table__.c.product),
+    "email": _length(Contact.__table__.c.value),
+    "phone": _length(Contact.__table__.c.value),
+}
+
+
+@dataclass(slots=True)
+class ContactValue:
+    """A phone (``value`` in E.164), address or e-mail found in a row, and how the row wrote it."""
+
+    channel: str
+    value: str
+    value_original: str
+    line_type: str | None = None
+    region: str | None = None
+    carrier: str | None = None
+
+
+@dataclass(slots=True)
+class Identity:
+    """What the ID number cell told: its kind, the number or its visible parts, birth date, gender."""
+
+    id_type: str
+    number: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    birth_date: dt.date | None = None
+    gender: str | None = None
+    county_code: str | None = None
+
+
+class RowCells:
+    """One row being read: its cells by field, and the issues found so far."""
+
+    __slots__ = ("cells", "columns", "issues", "limit", "number")
+
+    def __init__(self, number: int, cells: Sequence[Cell], columns: dict[str, list[int]], limit: int) -> None:
+        self.number, self.cells, self.columns, self.limit = number, cells, columns, limit
+        self.issues: list[Issue] = []
+
+    def warn(self, field_name: str, reason: str) -> None:
+        self.issues.append(Issue(self.number, field_name, reason))
+
+    def all(self, field_name: str) -> list[Cell]:
+        """Every non-blank cell of the field's columns, in column order."""
+        found: list[Cell] = []
+        cells = self.cells
+        for at in self.columns.get(field_name, ()):
+            if at < len(cells):
+                cell = cells[at]
+                if cell is not None and (type(cell) is not str or cell.strip()):
+                    found.append(cell)
+        return found
+
+    def cell(self, field_name: str) -> Cell:
+        """The first non-blank cell of the field, or None."""
+        cells = self.cells
+        for at in self.columns.get(field_name, ()):
+            if at < len(cells):
+                cell = cells[at]
+                if cell is not None and (type(cell) is not str or cell.strip()):
+                    return cell
+        return None
+
+    def fits(self, field_name: str, text: str) -> bool:
+        """False (with a warning) when ``text`` is longer than the field may be."""
+        if len(text) <= _SHORT:  # nearly every field: no limit lookup needed
+            return True
+        limit = min(self.limit, _COLUMN_LENGTH.get(field_name, self.limit))
+        if len(text) <= limit:
+            return True
+        self.warn(field_name, f"longer than {limit} characters ({len(text)}), dropped")
+        return False
+
+    def text(self, field_name: str) -> str | None:
+        """The field as stripped text, or None when blank or too long."""
+        cell = self.cell(field_name)
+        if cell is None:
+            return None
+        text = cell_text(cell)
+        return text if text and self.fits(field_name, text) else None
+
+
+def _id_type_hint(row: RowCells) -> str | None:
+    text = row.text("id_type")
+    if text is None:
+        return None
+    hint = _ID_TYPE_HINTS.get(_SPACES.sub("", text).casefold())
+    if hint is None:
+        row.warn("id_type", "unknown ID type, ignored")
+    return hint
+
+
+def read_identity(row: RowCells) -> Identity | None:
+    hint = _id_type_hint(row)
+    cell = row.cell("id_number")
+    if cell is None:
+        return None
+    if excel_mangled(cell):
+        row.warn(
+            "id_number",
+            "stored as a number by Excel, digits beyond the 15th are lost (e.g. 3.50103E+17): "
+            "format the column as text and export again; dropped",
+        )
+        return None
+    text = cell_text(cell)
+    if not row.fits("id_number", text):
+        return None
+    canon = _SPACES.sub("", to_halfwidth(text)).upper().replace("-", "")
+    if hint == "other":
+        return Identity("other", canon)
+    if hint == "credit_code" or (hint is None and len(canon) == 18 and not _RESIDENT_SHAPE.fullmatch(canon)):
+        return _credit_code(row, text, canon)
+    try:
+        parsed = parse_resident_id(text)
+    except InvalidIdNumber as exc:
+        if hint is None and len(canon) == 18 and _valid_credit_code(canon):  # an all-digit credit code
+            return Identity("credit_code", canon)
+        return _other_identity(row, text, canon, hint, exc)
+    identity = Identity(
+        "resident_id_masked" if parsed.masked else "resident_id",
+        parsed.number,
+        parsed.prefix,
+        parsed.suffix,
+        parsed.birth_date,
+        parsed.gender,
+        parsed.county_code,
+    )
+    if not parsed.masked and parsed.region != "mainland":
+        identity.id_type = "residence_permit"
+    return identity
+
+
+def _valid_credit_code(canon: str) -> bool:
+    try:
+        parse_credit_code(canon)
+    except InvalidCreditCode:
+        return False
+    return True
+
+
+def _credit_code(row: RowCells, text: str, canon: str) -> Identity | None:
+    try:
+        return Identity("credit_code", parse_credit_code(canon).code)
+    except InvalidCreditCode as exc:
+        row.warn("id_number", f"invalid unified social credit code {mask_id(text)}: {exc}; dropped")
+        return None
+
+
+def _other_identity(
+    row: RowCells, text: str, canon: str, hint: str | None, exc: Exception
+) -> Identity | None:
+    """A value that is not a resident ID: a bad one (warning) or another kind of identifier."""
+    if hint is None and not _RESIDENT_SHAPE.fullmatch(canon) and _OTHER_ID.fullmatch(canon):
+        return Identity("other", canon)
+    reason = f"invalid ID number {mask_id(text)}: {exc}"
+    if len(canon) == 18 and canon.isdigit() and canon.endswith("000"):
+        reason += " (ends in 000: Excel may have cut the digits beyond the 15th)"
+    row.warn("id_number", reason + "; dropped")
+    return None
+
+
+def read_birth_date(row: RowCells, identity: Identity | None, today: dt.date) -> dt.date | None:
+    from_id = identity.birth_date if identity is not None else None
+    cell = row.cell("birth_date")
+    given: dt.date | None = None
+    if cell is not None:
+        try:
+            given = parse_date(cell, earliest=_BIRTH_RANGE[0], latest=today)
+        except BadValue as exc:
+            row.warn("birth_date", f"{exc}, dropped")
+    if from_id is not None and given is not None and given != from_id:
+        row.warn("birth_date", "contradicts the birth date in the ID number; the ID's is kept")
+    return from_id or given
+
+
+def read_gender(row: RowCells, identity: Identity | None) -> str | None:
+    from_id = identity.gender if identity is not None else None
+    cell = row.cell("gender")
+    given: str | None = None
+    if cell is not None:
+        try:
+            given = parse_gender(cell)
+        except BadValue as exc:
+            row.warn("gender", f"{exc}, dropped")
+    if from_id is not None and given is not None and given != from_id:
+        row.warn("gender", "contradicts the gender in the ID number; the ID's is kept")
+    return from_id or given
+
+
+def read_phones(row: RowCells) -> list[ContactValue]:
+    found: dict[str, ContactValue] = {}
+    for cell in row.all("phone"):
+        text = cell_text(cell)
+        if not row.fits("phone", text):
+            continue
+        for part in split_multi(text):
+            phones = _phones_in(row, part)
+            for raw, phone in phones:
+                found.setdefault(
+                    phone.e164,
+                    ContactValue("phone", phone.e164, raw, phone.line_type, phone.region, phone.carrier),
+                )
+    return list(found.values())
+
+
+def _phones_in(row: RowCells, part: str) -> list[tuple[str, Phone]]:
+    """The phones in one part of a cell: the whole part, else its whitespace-separated pieces.
+
+    The part is split only when every piece is long enough to be a number on its own, so that an
+    invalid "138 0013 800" is one warning, not three.
+    """
+    try:
+        return [(part, parse_phone(part))]
+    except InvalidPhone as exc:
+        pieces = part.split()
+        if len(pieces) == 1 or any(sum(ch.isdigit() for ch in piece) < _MIN_PHONE_DIGITS for piece in pieces):
+            row.warn("phone", f"invalid phone {mask_phone(part)}: {exc}; dropped")
+            return []
+    found: list[tuple[str, Phone]] = []
+    for piece in pieces:
+        try:
+            found.append((piece, parse_phone(piece)))
+        except InvalidPhone as exc:
+            row.warn("phone", f"invalid phone {mask_phone(piece)}: {exc}; dropped")
+    return found
+
+
+def read_addresses(row: RowCells) -> list[ContactValue]:
+    found: dict[str, ContactValue] = {}
+    for cell in row.all("address"):
+        raw = cell_text(cell)
+        if row.fits("address", raw):
+            value = _SPACES.sub(" ", to_halfwidth(raw)).strip()
+            found.setdefault(value, ContactValue("address", value, raw))
+    return list(found.values())
+
+
+def read_emails(row: RowCells) -> list[ContactValue]:
+    found: dict[str, ContactValue] = {}
+    for cell in row.all("email"):
+        for raw in split_multi(cell_text(cell)):
+            value = to_halfwidth(raw).strip().lower()
+            if not _EMAIL.fullmatch(value):
+                row.warn("email", "not an e-mail address, dropped")
+            elif row.fits("email", value):
+                found.setdefault(value, ContactValue("email", value, raw))
+    return list(found.values())

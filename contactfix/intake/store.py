@@ -1,0 +1,166 @@
+"""Bulk upserts of normalised records: source records, debtors, contacts and submission issues.
+
+One path for both databases, differing only in how rows reach a staging table: PostgreSQL streams
+them with ``COPY``, SQLite takes an ``executemany``. From the staging tables the same
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` statements merge them, so writing a batch twice changes
+nothing: keys are ``source_records.record_key``, ``debtors (organization_id, reference)`` and
+``contacts (source_record_id, channel, value)``. Nothing here commits; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, text
+
+from contactfix.db.models import SubmissionIssue
+from contactfix.intake.receipt import Issue
+from contactfix.intake.staging import CONTACT_FIELDS, DEBTOR_FIELDS, RECORD_COLUMNS, StagedRecord
+
+__all__ = ["RecordWriter"]
+
+_DEBTOR_COLUMNS = ("source_record_id", *DEBTOR_FIELDS)
+_CONTACT_COLUMNS = ("source_record_id", *CONTACT_FIELDS, "seen")
+_RECORD_COLUMNS = RECORD_COLUMNS
+_ID_GROUP = ("id_type", "id_number", "id_prefix", "id_suffix", "county_code")
+_TYPES = {
+    "case_year": "INTEGER", "case_sequence": "INTEGER", "source_record_id": "INTEGER",
+    "observed_on": "DATE", "birth_date": "DATE", "seen": "DATE", "amount_owed": "NUMERIC(16, 2)",
+}  # fmt: skip
+
+
+def _staging_ddl(name: str, columns: Sequence[str], postgres: bool) -> str:
+    body = ", ".join(f"{column} {_TYPES.get(column, 'TEXT')}" for column in columns)
+    # PostgreSQL empties the table at each commit; SQLite has no such clause, the writer deletes.
+    suffix = " ON COMMIT DELETE ROWS" if postgres else ""
+    return f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({body}){suffix}"
+
+
+def _keep_unless_null(table: str, columns: Sequence[str]) -> str:
+    # A later file that lacks a column must not erase what an earlier one gave.
+    return ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" for c in columns)
+
+
+def _id_group(table: str, columns: Sequence[str]) -> str:
+    # The ID columns describe one identifier: take them all from the newer row, or none of them.
+    return ", ".join(
+        f"{c} = CASE WHEN excluded.id_type IS NULL THEN {table}.{c} ELSE excluded.{c} END" for c in columns
+    )
+
+
+_MERGE_RECORDS = f"""
+INSERT INTO source_records (source, organization_id, submission_id, {", ".join(_RECORD_COLUMNS)})
+SELECT :source, :organization_id, :submission_id, {", ".join(_RECORD_COLUMNS)} FROM intake_records WHERE true
+ON CONFLICT (record_key) DO UPDATE SET
+  organization_id = excluded.organization_id, submission_id = excluded.submission_id,
+  party_type = excluded.party_type, name_original = excluded.name_original, name = excluded.name,
+  {_id_group("source_records", _ID_GROUP)},
+  {
+    _keep_unless_null(
+        "source_records",
+        [
+            c
+            for c in _RECORD_COLUMNS[1:]
+            if c not in _ID_GROUP and c not in ("party_type", "name_original", "name")
+        ],
+    )
+},
+  updated_at = CURRENT_TIMESTAMP
+RETURNING id, record_key
+"""
+_MERGE_DEBTORS = f"""
+INSERT INTO debtors (organization_id, submission_id, {", ".join(_DEBTOR_COLUMNS)})
+SELECT :organization_id, :submission_id, {", ".join(_DEBTOR_COLUMNS)} FROM intake_debtors WHERE true
+ON CONFLICT (organization_id, reference) DO UPDATE SET
+  source_record_id = excluded.source_record_id, submission_id = excluded.submission_id,
+  party_type = excluded.party_type, name_original = excluded.name_original, name = excluded.name,
+  {_id_group("debtors", ("id_type", "id_number"))},
+  {_keep_unless_null("debtors", ("birth_date", "gender", "contract_number", "product", "amount_owed"))},
+  currency = CASE WHEN excluded.amount_owed IS NULL THEN debtors.currency ELSE excluded.currency END,
+  updated_at = CURRENT_TIMESTAMP
+"""
+# first_seen only moves back and last_seen only forward, whatever order files arrive in; a
+# mediator's status on the contact is never touched by intake.
+_MERGE_CONTACTS = """
+INSERT INTO contacts (source_record_id, channel, value, value_original, line_type, region, carrier,
+                      first_seen, last_seen)
+SELECT source_record_id, channel, value, value_original, line_type, region, carrier, seen, seen
+FROM intake_contacts WHERE true
+ON CONFLICT (source_record_id, channel, value) DO UPDATE SET
+  value_original = excluded.value_original,
+  line_type = COALESCE(excluded.line_type, contacts.line_type),
+  region = COALESCE(excluded.region, contacts.region),
+  carrier = COALESCE(excluded.carrier, contacts.carrier),
+  first_seen = CASE WHEN contacts.first_seen IS NULL OR excluded.first_seen < contacts.first_seen
+                    THEN excluded.first_seen ELSE contacts.first_seen END,
+  last_seen = CASE WHEN contacts.last_seen IS NULL OR excluded.last_seen > contacts.last_seen
+                   THEN excluded.last_seen ELSE contacts.last_seen END,
+  updated_at = CURRENT_TIMESTAMP
+"""
+
+
+class RecordWriter:
+    """Writes the batches of one submission through ``connection`` (which the caller commits)."""
+
+    def __init__(
+        self, connection: Connection, *, source: str, organization_id: int, submission_id: int
+    ) -> None:
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+        self.params = {"source": source, "organization_id": organization_id, "submission_id": submission_id}
+        self.submission_id = submission_id
+        if not self.postgres:
+            # The staging tables hold one batch: memory, not a temporary file (set before they exist).
+            connection.exec_driver_sql("PRAGMA temp_store = MEMORY")
+        for name, columns in (
+            ("intake_records", _RECORD_COLUMNS),
+            ("intake_debtors", _DEBTOR_COLUMNS),
+            ("intake_contacts", _CONTACT_COLUMNS),
+        ):
+            connection.exec_driver_sql(_staging_ddl(name, columns, self.postgres))
+
+    def write(self, records: Sequence[StagedRecord], issues: Sequence[Issue], *, debtors: bool) -> None:
+        """Upsert ``records`` (keys unique within the call) with their contacts, debtors if ``debtors``."""
+        if issues:
+            rows = [
+                {"submission_id": self.submission_id, "row": i.row, "field": i.field[:64],
+                 "reason": i.reason[:300], "severity": i.severity}
+                for i in issues
+            ]  # fmt: skip
+            self.connection.execute(insert(SubmissionIssue), rows)
+        if not records:
+            return
+        if self.postgres:
+            # Durability of each batch's commit is not needed: a crash leaves the submission
+            # unfinished, and submitting the file again redoes it. Not waiting for the WAL flush
+            # lets the next batch start at once.
+            self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        self._clear()
+        self._stage("intake_records", _RECORD_COLUMNS, [r.values for r in records])
+        merged = self.connection.execute(text(_MERGE_RECORDS), self.params).all()
+        ids: dict[str, int] = {key: ident for ident, key in merged}
+        if debtors:
+            self._stage("intake_debtors", _DEBTOR_COLUMNS, [(ids[r.record_key], *r.debtor) for r in records])
+            self.connection.execute(text(_MERGE_DEBTORS), self.params)
+        contacts = [(ids[r.record_key], *c, r.seen) for r in records for c in r.contacts]
+        if contacts:
+            self._stage("intake_contacts", _CONTACT_COLUMNS, contacts)
+            self.connection.execute(text(_MERGE_CONTACTS))
+
+    def _clear(self) -> None:
+        if not self.postgres:  # PostgreSQL's staging tables are emptied by each commit
+            for name in ("intake_records", "intake_debtors", "intake_contacts"):
+                self.connection.exec_driver_sql(f"DELETE FROM {name}")
+
+    def _stage(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        names = ", ".join(columns)
+        if self.postgres:
+            raw = self.connection.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            self.connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
