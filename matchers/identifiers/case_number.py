@@ -2,7 +2,8 @@
 
 （2024）闽0103民初1234号 is: the year the case was filed, the court's code (province abbreviation and
 up to four digits, 最高法 for the Supreme People's Court, 兵 for the Xinjiang Production and
-Construction Corps' courts, 军 for the military courts), the case type (民初, 执, 执恢 …), the sequence number, and optionally
+Construction Corps' courts,
+军 for the military courts), the case type (民初, 执, 执恢 …), the sequence number, and optionally
 之一/之二 for a related decision.
 """
 
