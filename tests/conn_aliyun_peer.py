@@ -273,6 +273,9 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(peer: AliyunPeer) -> Iterator[AliyunPeer]:
     """Run ``peer`` on an ephemeral loopback port for the duration of the block."""
     server = ThreadingHTTPServer((HOST, 0), _Handler)
+    # Non-daemon handler threads are joined by server_close(): none outlives the test (intake
+    # declines to fork while other threads run, so a leaked one changes later tests' behaviour).
+    server.daemon_threads = False
     server.daemon_threads = True
     server.peer = peer  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -84,15 +84,21 @@ class SmppTestServer:
         self._listener = socket.create_server((HOST, 0))
         self.port = self._listener.getsockname()[1]
         self._stopped = threading.Event()
+        self._acceptor = threading.Thread(target=self._accept, name="smsc-accept", daemon=True)
 
     def __enter__(self) -> SmppTestServer:
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stopped.set()
+        # close() alone does not wake a thread blocked in accept() on Linux; shutdown() does. The
+        # thread must end: code under test (intake) declines to fork while other threads run.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self.drop_all()
+        self._acceptor.join(timeout=5)
 
     def drop_all(self) -> None:
         """Close every client connection at once, without unbind (a crash or a network cut)."""
