@@ -24,20 +24,6 @@ from typing import Any
 
 import pandas as pd
 
-CANONICAL_COLUMNS = (
-    "name",
-    "given_name",
-    "family_name",
-    "id_number",
-    "birth_date",
-    "gender",
-    "phone",
-    "address",
-    "city",
-    "postcode",
-    "region",
-    "email",
-)
 FEBRL_COLUMNS = (
     "given_name",
     "surname",

@@ -30,32 +30,9 @@ import duckdb
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-CANONICAL_COLUMNS = (
-    "name",
-    "given_name",
-    "family_name",
-    "id_number",
-    "birth_date",
-    "gender",
-    "phone",
-    "address",
-    "city",
-    "postcode",
-    "region",
-    "email",
-)
-FEBRL_COLUMNS = (
-    "given_name",
-    "surname",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "postcode",
-    "state",
-    "date_of_birth",
-    "soc_sec_id",
-)
+from bench.datasets import FEBRL_COLUMNS
+from matchers.normalize import CANONICAL_COLUMNS  # the `contactfix link` contract, defined once
+
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d/%m/%Y")
 LARGE_INPUT = 200_000  # above this many rows on a side, EM on birth date alone makes too many pairs
 Rule = Any  # a Splink blocking rule: block_on(...) or an SQL string
