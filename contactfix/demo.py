@@ -1,32 +1,48 @@
 """``contactfix demo``: the pipeline on generated data, with no services and a fresh SQLite file.
 
 Each step is a plain function that returns what it did, so the command prints it and later steps
-(resolution, repair, dispatch) build on it. The demo never reads ``CONTACTFIX_*`` settings: its
+build on it: sample data, intake, then reconciliation (resolve + repair) and a few repaired debtors
+with where their new phone was found. The demo never reads ``CONTACTFIX_*`` settings: its
 database and its outbox live in its own folder, so it cannot write to a real database.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import re
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from contactfix.db.engine import make_engine
+from contactfix.db.identity_models import ContactRanking
 from contactfix.db.migrate import upgrade_database
+from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
 from contactfix.intake.service import import_court_export, iter_issues, submit_bank_batch
-from contactfix.sample import SampleSummary, write_sample
+from contactfix.pipeline.ranking import sources_text
+from contactfix.pipeline.reconcile import reconcile
+from contactfix.pipeline.repair import repair_contacts
+from contactfix.sample import AS_OF, SampleSummary, write_sample
+from matchers.identifiers import mask_phone
 
 DEFAULT_DEBTORS = 2000
 BANK_ORG = "demo-bank"
 COURT_ORG = "court-export"
 _TOP_REASONS = 5
 _EXAMPLE_REJECTIONS = 3
+_EXAMPLES = 3
+# The generated world ends on AS_OF: recency is measured to that day, so the demo repairs as many
+# debtors whatever day it runs (measured to today, the sample's filings would age a little each day).
+DEMO_AS_OF = dt.date.fromordinal(AS_OF)
 _MASKED_TOKEN = re.compile(r"[0-9A-Za-z+\-]*\*[0-9A-Za-z*+\-]*")
 _ROW_NUMBER = re.compile(r"\brow \d+")
 
@@ -78,6 +94,29 @@ class IntakeSummary:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class RepairExample:
+    """One repaired debtor: its new phone and the one the bank lost (masked), and where it was found."""
+
+    reference: str
+    phone: str
+    confidence: float
+    lost_phone: str | None
+    sources: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileSummary:
+    """What the reconciliation did: its counts, how many debtors are repaired, a few examples."""
+
+    run_id: int
+    counts: dict[str, Any]
+    debtors: int
+    repaired: int
+    examples: list[RepairExample]
+    seconds: float
+
+
 @dataclass(slots=True)
 class DemoResult:
     """Everything the demo did, step by step; later steps add their fields."""
@@ -87,6 +126,7 @@ class DemoResult:
     seed: int
     sample: SampleSummary | None = None
     intake: list[IntakeSummary] = field(default_factory=list)
+    reconcile: ReconcileSummary | None = None
     seconds: float = 0.0
 
 
@@ -150,12 +190,72 @@ def reason_pattern(reason: str) -> str:
     return _ROW_NUMBER.sub("row …", _MASKED_TOKEN.sub("…", mask_digit_runs(reason)))
 
 
+def _repair_step(as_of: dt.date) -> Callable[[Session, int, Sequence[int] | None], dict[str, int]]:
+    def step(session: Session, run_id: int, debtor_ids: Sequence[int] | None) -> dict[str, int]:
+        """repair_contacts' counts as reconcile records them."""
+        counts = repair_contacts(session, run_id, debtor_ids=debtor_ids, as_of=as_of)
+        return {name: int(value) for name, value in dataclasses.asdict(counts).items()}
+
+    return step
+
+
+def reconcile_and_repair(folder: DemoFolder, examples: int = _EXAMPLES) -> ReconcileSummary:
+    """A full reconciliation (resolve, then repair measured to the sample's last day); its summary."""
+    engine = make_engine(folder.database_url)
+    try:
+        started = time.perf_counter()
+        report = reconcile(engine, full=True, repair=_repair_step(DEMO_AS_OF))
+        seconds = time.perf_counter() - started
+        with Session(engine) as session:
+            statuses = session.execute(select(Debtor.status, func.count()).group_by(Debtor.status))
+            by_status = {status: int(count) for status, count in statuses}
+            shown = repair_examples(session, examples)
+    finally:
+        engine.dispose()
+    repaired = by_status.get(DebtorStatus.REPAIRED.value, 0)
+    return ReconcileSummary(report.run_id, report.counts, sum(by_status.values()), repaired, shown, seconds)
+
+
+def repair_examples(session: Session, limit: int) -> list[RepairExample]:
+    """The first ``limit`` repaired debtors (by reference) with their best phone, masked."""
+    query = (
+        select(
+            Debtor.id,
+            Debtor.reference,
+            ContactRanking.value,
+            ContactRanking.confidence,
+            ContactRanking.sources,
+        )
+        .join(ContactRanking, ContactRanking.debtor_id == Debtor.id)
+        .where(Debtor.status == DebtorStatus.REPAIRED.value, ContactRanking.channel == "phone")
+        .where(ContactRanking.rank == 1)
+        .order_by(Debtor.reference)
+        .limit(limit)
+    )
+    found = []
+    for debtor_id, reference, value, confidence, sources in session.execute(query):
+        phones = session.execute(
+            select(ContactRanking.flags, ContactRanking.value)
+            .where(ContactRanking.debtor_id == debtor_id, ContactRanking.channel == "phone")
+            .order_by(ContactRanking.rank)
+        )
+        lost_phone = next((phone for flags, phone in phones if "bank_had" in (flags or ())), None)
+        found.append(
+            RepairExample(
+                reference, mask_phone(value), confidence, mask_phone(lost_phone) if lost_phone else None,
+                sources_text(sources),
+            )
+        )  # fmt: skip
+    return found
+
+
 def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder | None = None) -> DemoResult:
-    """Every step in order in a fresh folder (or ``folder``): database, sample data, intake."""
+    """Every step in order in a fresh folder (or ``folder``): database, sample data, intake, reconcile."""
     started = time.perf_counter()
     result = DemoResult(folder or make_folder(), debtors, seed)
     create_database(result.folder)
     result.sample = generate_sample(result.folder, debtors, seed)
     result.intake = take_in(result.folder)
+    result.reconcile = reconcile_and_repair(result.folder)
     result.seconds = time.perf_counter() - started
     return result

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     # linkage
     match_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
+    # reconciliation
+    reconcile_at: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    reconcile_max_block_size: int = Field(default=50, ge=2)
+    reconcile_lookback_minutes: int = Field(default=60, ge=0)
+    reconcile_merge_probability: float = Field(default=0.99, ge=0.0, le=1.0)
+
+    # repair
+    repair_confidence_threshold: float = Field(default=0.96, ge=0.0, le=1.0)
+    shared_phone_min_identities: int = Field(default=3, ge=2)
+
     # contact policy
     policy_profile: str = Field(default="cn", min_length=1)
     policy_file: str = ""

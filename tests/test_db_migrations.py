@@ -38,6 +38,14 @@ TABLES = {
     "debtors",
     "contacts",
     "audit_log",
+    # 0002: resolution and repair
+    "reconcile_runs",
+    "blocking_keys",
+    "record_links",
+    "identities",
+    "identity_members",
+    "contact_rankings",
+    "link_models",
 }
 
 
@@ -151,7 +159,8 @@ def test_alembic_ini_points_at_the_package_migrations() -> None:
     parser.read(REPO / "alembic.ini", encoding="utf-8")
     assert parser["alembic"]["script_location"] == SCRIPT_LOCATION
     versions = REPO / "contactfix" / "migrations" / "versions"
-    assert (versions / f"{head_revision()}_initial.py").is_file()
+    assert (versions / "0001_initial.py").is_file()
+    assert len(list(versions.glob(f"{head_revision()}_*.py"))) == 1
 
 
 def _cli_env(url: str) -> dict[str, str]:

@@ -26,6 +26,9 @@ COMMAND_MODULES: dict[str, str] = {
     "submit": "commands_intake",
     "import-court": "commands_intake",
     "link": "commands_link",
+    "reconcile": "commands_reconcile",
+    "show": "commands_show",
+    "export": "commands_export",
 }
 
 

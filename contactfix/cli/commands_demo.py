@@ -12,7 +12,7 @@ from rich.table import Table
 from contactfix.cli.app import app
 
 if TYPE_CHECKING:
-    from contactfix.demo import DemoResult, IntakeSummary
+    from contactfix.demo import DemoResult, IntakeSummary, ReconcileSummary
 
 # contactfix.demo.DEFAULT_DEBTORS (a test checks): the demo module is imported only when it runs,
 # as it pulls in the database and intake, which every other command would pay for at start-up.
@@ -22,8 +22,10 @@ DEFAULT_DEBTORS = 2000
 @app.command(
     "demo",
     help="Run contactfix end to end on generated data, with no services: create a fresh SQLite "
-    "database in a new temporary folder, generate a bank batch and a court export, take both in and "
-    "print what was accepted and rejected.\n\n"
+    "database in a new temporary folder, generate a bank batch and a court export, take both in, "
+    "link them into identities, rank every debtor's contacts and print what was accepted and "
+    "rejected, how many debtors were repaired and a few of them with where their new phone was found "
+    "(phones masked).\n\n"
     "The demo ignores CONTACTFIX_* settings: its database and outbox are always files in its own "
     "folder. The folder is kept and its path printed, so the database and files can be looked at "
     "afterwards; --clean removes it at the end.",
@@ -76,6 +78,8 @@ def print_result(console: Console, result: DemoResult) -> None:
     console.print(counts)
     for summary in result.intake:
         _print_issues(console, summary)
+    if result.reconcile is not None:
+        _print_reconcile(console, result.reconcile)
     console.print(f"elapsed: {result.seconds:.1f} s", highlight=False)
 
 
@@ -91,3 +95,31 @@ def _print_issues(console: Console, summary: IntakeSummary) -> None:
     for issue in summary.example_rejections:
         line = f"  rejected, {summary.file} row {issue.row}: {issue.reason.removeprefix('rejected: ')}"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_reconcile(console: Console, summary: ReconcileSummary) -> None:
+    counts = summary.counts
+    share = summary.repaired / summary.debtors if summary.debtors else 0.0
+    console.print(
+        f"reconcile: run {summary.run_id}, {counts.get('links', 0):,} links, "
+        f"{counts.get('ranked_debtors', 0):,} debtors ranked, {counts.get('shared_phones', 0):,} shared "
+        f"phones flagged ({summary.seconds:.1f} s)",
+        highlight=False,
+    )
+    console.print(
+        f"repaired: {summary.repaired:,} of {summary.debtors:,} debtors ({share:.1%}) have a new phone "
+        "ranked first with enough confidence",
+        highlight=False,
+    )
+    if not summary.examples:
+        return
+    table = Table(title="repaired debtors (first few)", title_justify="left")
+    for column in ("reference", "new phone", "confidence", "phone the bank had"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "confidence" else "left")
+    table.add_column("found in", overflow="fold")
+    for example in summary.examples:
+        table.add_row(
+            example.reference, example.phone, f"{example.confidence:.3f}", example.lost_phone or "–",
+            example.sources,
+        )  # fmt: skip
+    console.print(table)

@@ -392,3 +392,8 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(
         JSON().with_variant(JSONB(), "postgresql"), nullable=False, default=dict, server_default=text("'{}'")
     )
+
+
+# The resolution and repair tables live in their own module; importing it here puts them in
+# Base.metadata for the migrations' comparison and for create_all. (At the end: it imports Base.)
+from contactfix.db import identity_models as identity_models  # noqa: E402,F401  isort: skip

@@ -1,0 +1,1 @@
+"""The pipeline: resolve records into identities, repair their contacts, dispatch what is new."""

@@ -1,0 +1,335 @@
+"""Rank one debtor's contacts: pure functions from contact observations to confidences and ranks.
+
+An :class:`Observation` is one contact as one source record carried it, with what ranking needs to
+know of that record: how far it can be trusted, when it was made, how surely it belongs to the
+debtor's identity, and what mediators reported of the contact. Nothing here touches the database;
+:mod:`contactfix.pipeline.repair` gathers the observations and writes the rankings.
+
+Each contact's confidence comes from :mod:`contactfix.pipeline.confidence`. Contacts are ranked per
+channel (phones among phones, addresses among addresses), best first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from contactfix.pipeline.confidence import Features, SourceTrust, Weights, confidence
+from matchers.chinese import address_without_prefixes
+from matchers.errors import InvalidPhone
+from matchers.identifiers import parse_phone
+
+__all__ = [
+    "FLAG_NAMES",
+    "Features",
+    "Observation",
+    "RankedContact",
+    "SourceTrust",
+    "contact_key",
+    "describe_contacts",
+    "rank_contacts",
+    "repairing_contact",
+    "sources_text",
+]
+
+
+# Line types that can receive a text message; a fixed line can only be called.
+_MOBILE_TYPES = frozenset({"mobile", "fixed_line_or_mobile"})
+_DAYS_PER_YEAR = 365.25
+_PHONE = "phone"
+_ADDRESS = "address"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One contact as one source record carried it.
+
+    ``source_key`` tells independent sources apart (one court case, one bank); ``membership`` is the
+    probability that the record belongs to the debtor's identity (1 for the debtor's own record);
+    ``status`` is what mediators reported of this contact (a :class:`~contactfix.db.ContactStatus`).
+    """
+
+    record_id: int
+    trust: SourceTrust
+    source: str
+    source_key: str
+    reference: str | None
+    observed_on: dt.date | None
+    channel: str
+    value: str
+    line_type: str | None = None
+    status: str = "unverified"
+    membership: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RankedContact:
+    """One contact of one debtor, ranked within its channel (1 = best), with its provenance."""
+
+    channel: str
+    value: str
+    rank: int
+    confidence: float
+    features: Features
+    observations: tuple[Observation, ...]
+    last_seen: dt.date | None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def excluded(self) -> bool:
+        """Never to be pushed: reported wrong, invalid, shared by many, or the debtor objected."""
+        features = self.features
+        return features.wrong_number or not features.valid or bool(features.shared) or features.objected
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Provenance as stored: one entry per record, newest first (JSON-ready)."""
+        seen: dict[int, Observation] = {}
+        for observation in self.observations:
+            seen.setdefault(observation.record_id, observation)
+        ordered = sorted(seen.values(), key=_newest_first)
+        return [
+            {
+                "record_id": o.record_id,
+                "source": o.source,
+                "reference": o.reference,
+                "observed_on": o.observed_on.isoformat() if o.observed_on else None,
+            }
+            for o in ordered
+        ]
+
+
+def sources_text(sources: Iterable[Mapping[str, Any]]) -> str:
+    """Provenance as people read it: "court （2024）闽0103民初1234号 2024-03-01; bank CF000123 2026-06-01"."""
+    parts = []
+    for source in sources:
+        words = [
+            str(source.get("source") or "?"),
+            str(source.get("reference") or f"record {source.get('record_id')}"),
+        ]
+        if source.get("observed_on"):
+            words.append(str(source["observed_on"]))
+        parts.append(" ".join(words))
+    return "; ".join(parts)
+
+
+def contact_key(channel: str, value: str) -> str:
+    """What makes two values one contact: E.164 for phones; for addresses, the address without the
+    province and city names courts often leave out (福建省福州市鼓楼区… = 鼓楼区…)."""
+    if channel == _ADDRESS:
+        return address_without_prefixes(value) or value
+    return value
+
+
+def _newest_first(observation: Observation) -> tuple[int, int]:
+    day = observation.observed_on.toordinal() if observation.observed_on else 0
+    return (-day, observation.record_id)
+
+
+def _kind(channel: str, line_type: str | None) -> str:
+    """Contacts compete with others of their kind: a new landline does not replace a mobile."""
+    if channel == _PHONE:
+        return "mobile" if line_type in _MOBILE_TYPES else "fixed"
+    return channel
+
+
+@dataclass(slots=True)
+class _Group:
+    channel: str
+    value: str
+    observations: list[Observation]
+
+    @property
+    def line_type(self) -> str | None:
+        return next((o.line_type for o in self.observations if o.line_type), None)
+
+    def seen(self) -> dt.date | None:
+        """The newest date a source other than the bank's own record saw it (the bank's date is the
+        day it sent the batch, not a day the contact was known to work)."""
+        days = [o.observed_on for o in self.observations if o.trust != SourceTrust.OWN_BANK and o.observed_on]
+        return max(days, default=None)
+
+
+def _groups(observations: Iterable[Observation]) -> list[_Group]:
+    groups: dict[tuple[str, str], _Group] = {}
+    for observation in observations:
+        key = (observation.channel, contact_key(observation.channel, observation.value))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = _Group(observation.channel, observation.value, [observation])
+        else:
+            group.observations.append(observation)
+            # The fullest spelling of an address represents it; ties go to the smaller string, so the
+            # stored value does not depend on the order records arrive in.
+            if (-len(observation.value), observation.value) < (-len(group.value), group.value):
+                group.value = observation.value
+    return sorted(groups.values(), key=lambda g: (g.channel, g.value))
+
+
+def describe_contacts(
+    observations: Iterable[Observation], *, as_of: dt.date, shared: Mapping[str, int] | None = None
+) -> list[tuple[str, str, Features, tuple[Observation, ...]]]:
+    """(channel, value, features, observations) of every contact in ``observations``.
+
+    ``shared`` maps phone numbers (E.164) carried by the records of many identities to how many.
+    """
+    shared = shared or {}
+    groups = _groups(observations)
+    competing: dict[str, list[tuple[dt.date, str]]] = {}
+    for group in groups:
+        day = group.seen()
+        statuses = {o.status for o in group.observations}
+        if day is not None and group.value not in shared and "wrong_number" not in statuses:
+            competing.setdefault(_kind(group.channel, group.line_type), []).append((day, group.value))
+    described = []
+    for group in groups:
+        rivals = competing.get(_kind(group.channel, group.line_type), [])
+        features = _features(group, rivals, as_of, shared.get(group.value, 0))
+        ordered = tuple(sorted(group.observations, key=_newest_first))
+        described.append((group.channel, group.value, features, ordered))
+    return described
+
+
+def _features(
+    group: _Group,
+    rivals: Sequence[tuple[dt.date, str]],
+    as_of: dt.date,
+    shared: int,
+) -> Features:
+    observations = group.observations
+    seen = group.seen()
+    others = [o for o in observations if o.trust != SourceTrust.OWN_BANK]
+    own = len(others) < len(observations)
+    statuses = [o.status for o in observations]
+    valid, mobile = _phone_facts(group.value, group.line_type) if group.channel == _PHONE else (True, False)
+    if seen is None:  # never dated by anyone but the bank: every dated rival is newer
+        newest, superseded = False, len({value for _, value in rivals})
+    else:
+        newest = all(day <= seen for day, _ in rivals)
+        superseded = len({value for day, value in rivals if day > seen})
+    return Features(
+        years_since_seen=max((as_of - seen).days, 0) / _DAYS_PER_YEAR if seen else 0.0,
+        newest=newest,
+        superseded=superseded,
+        sources=len({o.source_key for o in others}),
+        own_bank=own,
+        own_bank_only=own and not others,
+        mobile=mobile,
+        valid=valid,
+        trust=min((o.trust for o in observations), key=_TRUST_ORDER.index),
+        membership=_membership(observations),
+        reached=statuses.count("reached"),
+        no_answer=statuses.count("no_answer"),
+        wrong_number="wrong_number" in statuses,
+        objected="objected" in statuses,
+        shared=shared,
+    )
+
+
+def _membership(observations: Sequence[Observation]) -> float:
+    """P(at least one record carrying the contact belongs to the identity), records independent.
+
+    A record that is not the debtor's own may be someone else's (a namesake linked by mistake): the
+    contact is the debtor's if at least one of the records carrying it is.
+    """
+    doubt = 1.0
+    for probability in {o.record_id: o.membership for o in observations}.values():
+        doubt *= 1.0 - min(max(probability, 0.0), 1.0)
+    return 1.0 - doubt
+
+
+def _phone_facts(value: str, line_type: str | None) -> tuple[bool, bool]:
+    """(valid, can take a text message) per libphonenumber; the stored line type when it has one."""
+    try:
+        phone = parse_phone(value)
+    except InvalidPhone:
+        return False, False
+    return True, (line_type or phone.line_type) in _MOBILE_TYPES
+
+
+_TRUST_ORDER = list(SourceTrust)
+
+
+# What a ranking's flags say, in the order they are stored.
+FLAG_NAMES = ("wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had")
+
+
+def _flags(features: Features) -> tuple[str, ...]:
+    raised = {
+        "wrong_number": features.wrong_number,
+        "invalid": not features.valid,
+        "shared": bool(features.shared),
+        "do_not_contact": features.objected,
+        "reached": bool(features.reached),
+        "no_answer": bool(features.no_answer),
+        "bank_had": features.own_bank,
+    }
+    return tuple(name for name in FLAG_NAMES if raised[name])
+
+
+def rank_contacts(
+    observations: Iterable[Observation],
+    *,
+    as_of: dt.date,
+    shared: Mapping[str, int] | None = None,
+    weights: Mapping[str, Weights] | None = None,
+) -> list[RankedContact]:
+    """Every contact of one debtor, ranked within its channel, best first; channels in name order.
+
+    A number reported wrong or invalid, then a shared phone, always rank after every other contact,
+    whatever their confidence; among the rest, a number that reached the debtor comes first, then
+    higher confidence, then more independent sources, then the more recently seen.
+    """
+    ranked: list[RankedContact] = []
+    by_channel: dict[str, list[RankedContact]] = {}
+    for channel, value, features, carried in describe_contacts(observations, as_of=as_of, shared=shared):
+        seen = max((o.observed_on for o in carried if o.observed_on), default=None)
+        last_seen = _seen_by_others(carried) or seen
+        score = confidence(channel, features, weights)
+        contact = RankedContact(channel, value, 0, score, features, carried, last_seen, _flags(features))
+        by_channel.setdefault(channel, []).append(contact)
+    for channel in sorted(by_channel):
+        ordered = sorted(by_channel[channel], key=_rank_key)
+        ranked += [_with_rank(contact, position) for position, contact in enumerate(ordered, start=1)]
+    return ranked
+
+
+def _seen_by_others(carried: Sequence[Observation]) -> dt.date | None:
+    days = [o.observed_on for o in carried if o.trust != SourceTrust.OWN_BANK and o.observed_on]
+    return max(days, default=None)
+
+
+def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, float, int, int, str]:
+    features = contact.features
+    last = contact.last_seen.toordinal() if contact.last_seen else 0
+    unusable = features.wrong_number or not features.valid
+    # A number that reached the debtor stays first until it is reported wrong.
+    first = (unusable, bool(features.shared), not features.reached, -contact.confidence)
+    return (*first, -features.sources, -last, contact.value)
+
+
+def _with_rank(contact: RankedContact, rank: int) -> RankedContact:
+    return RankedContact(
+        contact.channel, contact.value, rank, contact.confidence, contact.features, contact.observations,
+        contact.last_seen, contact.flags,
+    )  # fmt: skip
+
+
+def repairing_contact(
+    ranked: Sequence[RankedContact], *, threshold: float, channels: Sequence[str] = (_PHONE,)
+) -> RankedContact | None:
+    """The contact that makes the debtor "repaired", or None.
+
+    It must be the best of its channel (a better-ranked contact, the bank's own included, is what the
+    evidence says the debtor uses), be one the bank did not have (the bank's own number, even seen
+    again elsewhere, is what it already failed to reach the debtor on), reach ``threshold``, and be
+    pushable: valid, not reported wrong, not shared, no objection on it. Only ``channels`` count
+    (phones by default: mediators call and text).
+    """
+    for contact in ranked:
+        if contact.rank != 1 or contact.channel not in channels or contact.excluded:
+            continue
+        if not contact.features.own_bank and contact.confidence >= threshold:
+            return contact
+    return None

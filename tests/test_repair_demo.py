@@ -1,0 +1,43 @@
+"""The demo continues through resolve and repair: what it prints is what the database holds, masked."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from rich.console import Console
+
+from contactfix.cli.commands_demo import print_result
+from contactfix.demo import make_folder, run_demo
+
+
+def test_demo_reports_repaired_debtors_with_provenance(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)
+    result = run_demo(400, seed=4, folder=folder)
+    summary = result.reconcile
+    assert summary is not None
+    with sqlite3.connect(folder.path / "contactfix.sqlite3") as db:
+        by_status = dict(db.execute("SELECT status, count(*) FROM debtors GROUP BY status").fetchall())
+        ranked = db.execute("SELECT count(DISTINCT debtor_id) FROM contact_rankings").fetchone()[0]
+        top = dict(
+            db.execute(
+                "SELECT d.reference, r.value FROM contact_rankings r JOIN debtors d ON d.id = r.debtor_id "
+                "WHERE d.status = 'repaired' AND r.channel = 'phone' AND r.rank = 1"
+            ).fetchall()
+        )
+    assert summary.debtors == sum(by_status.values()) and summary.repaired == by_status.get("repaired", 0)
+    assert summary.repaired > 0 and summary.counts["ranked_debtors"] == summary.debtors
+    assert ranked <= summary.debtors and summary.counts["newly_repaired"] == summary.repaired
+    assert 1 <= len(summary.examples) <= 3
+    for example in summary.examples:
+        phone = top[example.reference]
+        assert example.phone == f"+86 {phone[3:6]}****{phone[-4:]}" and example.confidence >= 0.96
+        assert example.sources.startswith("court ")
+
+    console = Console(record=True, width=200)
+    print_result(console, result)
+    text = console.export_text()
+    assert f"repaired: {summary.repaired:,} of {summary.debtors:,} debtors" in text
+    assert all(example.reference in text and example.phone in text for example in summary.examples)
+    assert not re.search(r"\d{11}|\d{6}19\d\d", text.replace(",", "")), "an unmasked phone or ID was printed"
