@@ -3,8 +3,10 @@
 ``python -m bench.intake_bench [--rows N] [--backends sqlite,postgresql] [--batch-size B] [--quick]``
 generates the rows itself (deterministic for ``--seed``: Chinese names, valid resident IDs with some
 bad check digits, masked and 15-digit ones, phones in mixed formats, amounts and dates as banks write
-them), runs ``submit_bank_batch`` in a child process per backend, and records rows/s and the child's
-peak RSS with the machine (CPUs, CPU model, load, date) under "## Intake" in bench/RESULTS.md.
+them), runs ``submit_bank_batch`` in a child process per backend, and records rows/s, CPU per row of each
+process and the child's peak RSS with the machine (CPUs, CPU model, load, date) under "## Intake" in
+bench/RESULTS.md: one block per command line, so a 1,000,000-row run keeps the 100,000-row table
+beside it; a "### Notes" block written by hand is kept too.
 """
 
 from __future__ import annotations
@@ -200,8 +202,10 @@ def _child(url: str, path: str, batch_size: int, workers: int | None) -> None:
 def _run_child(url: str, path: Path, batch_size: int, workers: int | None) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.intake_bench", "--child", url, str(path)]
     command += ["--batch-size", str(batch_size)] + ([] if workers is None else ["--workers", str(workers)])
+    load_before = os.getloadavg()[0]
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=RESULTS.parent.parent)
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["load_before"], figures["load_after"] = load_before, os.getloadavg()[0]
     return figures
 
 
@@ -221,15 +225,16 @@ def _postgres_run(admin_url: str, path: Path, batch_size: int, workers: int | No
 
 
 _TABLE_HEAD = (
-    "| backend | rows | accepted | rejected | issues | seconds | rows/s "
+    "| backend | rows | accepted | rejected | issues | seconds | rows/s | load 1-min: start → end "
     "| CPU µs/row: validate · main · database | peak RSS MiB: main · worker |",
-    "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    "|---|---:|---:|---:|---:|---:|---:|---|---|---|",
 )
 _CPU_NOTE = (
     "CPU µs/row is load-independent: what the rows cost in the validation workers, the main process "
     "(reading, writing) and the PostgreSQL backend. Rows/s on an idle machine ≈ cores / sum, "
     "as long as no one process is the bottleneck. RSS of a forked worker counts pages it shares with main."
 )
+_NOTES = "### Notes"
 
 
 def _table_row(backend: str, f: dict[str, float]) -> str:
@@ -237,8 +242,11 @@ def _table_row(backend: str, f: dict[str, float]) -> str:
     per_row = [f["workers_cpu"] or None, f["main_cpu"], f["database_cpu"]]
     cpu = " · ".join("–" if v is None else f"{v / rows * 1e6:.0f}" for v in per_row)
     counts = f"{rows:,} | {f['accepted']:,} | {f['rejected']:,} | {f['issues']:,}"
+    speed = (
+        f"{f['seconds']:.1f} | {rows / f['seconds']:,.0f} | {f['load_before']:.1f} → {f['load_after']:.1f}"
+    )
     memory = f"{f['main_peak_mib']:.0f} · {f['worker_peak_mib']:.0f}"
-    return f"| {backend} | {counts} | {f['seconds']:.1f} | {rows / f['seconds']:,.0f} | {cpu} | {memory} |"
+    return f"| {backend} | {counts} | {speed} | {cpu} | {memory} |"
 
 
 def _machine() -> str:
@@ -253,17 +261,39 @@ def _machine() -> str:
             f"at start, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")  # fmt: skip
 
 
-def write_results(lines: list[str]) -> None:
-    """Replace the "## Intake" section of bench/RESULTS.md (other sections are left as they are)."""
+def write_results(command: str, lines: list[str]) -> None:
+    """Put ``lines`` under "### `command`" in the "## Intake" section of bench/RESULTS.md.
+
+    The block of an earlier run of the same command is replaced; the blocks of other commands, the
+    "### Notes" block and the other sections of the file are left as they are.
+    """
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = "\n".join([SECTION, "", *lines]).rstrip() + "\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    text = (
-        pattern.sub(lambda _: section + "\n", text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + section
-    )
+    found = pattern.search(text)
+    blocks = _blocks(found.group(0) if found else "")
+    blocks[f"### `{command}`"] = "\n".join(lines).strip()
+    ordered = sorted(blocks.items(), key=lambda item: item[0] == _NOTES)  # notes last
+    section = "\n\n".join([SECTION, *(f"{head}\n\n{body}" for head, body in ordered)]) + "\n"
+    text = pattern.sub(lambda _: section + "\n", text) if found else text.rstrip() + "\n\n" + section
     RESULTS.write_text(text.rstrip() + "\n", encoding="utf-8")
+
+
+def _blocks(section: str) -> dict[str, str]:
+    """The "### …" blocks of a section, by heading (what precedes the first heading is dropped)."""
+    parts = re.split(r"^(### .*)$", section, flags=re.MULTILINE)
+    return {head.strip(): body.strip() for head, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _command_line(args: argparse.Namespace, rows: int) -> str:
+    """The command as the results name it: the options that differ from the defaults."""
+    command = f"python -m bench.intake_bench --rows {rows} --phone-blocks {args.phone_blocks}"
+    for flag, value, default in (
+        ("--backends", args.backends, "sqlite,postgresql"),
+        ("--batch-size", args.batch_size, 5000),
+        ("--workers", args.workers, None),
+    ):
+        command += "" if value == default else f" {flag} {value}"
+    return command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         generate(path, rows, args.seed, args.phone_blocks)
         size = path.stat().st_size / 2**20
         print(f"generated {rows:,} rows ({size:.0f} MiB) in {time.perf_counter() - started:.1f} s")
-        command = f"python -m bench.intake_bench --rows {rows} --phone-blocks {args.phone_blocks}"
-        lines = [f"`{command}` — {machine}.", "", *_TABLE_HEAD]
+        command = _command_line(args, rows)
+        lines = [f"{machine}.", "", *_TABLE_HEAD]
         for backend in args.backends.split(","):
             if backend == "sqlite":
                 url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
@@ -302,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             print(lines[-1], flush=True)
         lines += ["", _CPU_NOTE]
     if not args.quick:
-        write_results(lines)
+        write_results(command, lines)
     return 0
 
 

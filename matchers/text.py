@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Protocol
 
-__all__ = ["HALFWIDTH_TABLE", "to_halfwidth", "to_simplified"]
+__all__ = ["HALFWIDTH_TABLE", "is_simplified", "to_halfwidth", "to_simplified"]
 
 # U+FF01..U+FF5E are the full-width forms of ASCII U+0021..U+007E, at a fixed offset.
 HALFWIDTH_TABLE: dict[int, int] = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
@@ -73,13 +73,21 @@ def _convert_cached(s: str) -> str:
     return _converter().convert(s)
 
 
+def is_simplified(s: str) -> bool:
+    """True when ``s`` holds no character t2s may change, so that ``to_simplified(s) == s``.
+
+    False means only that t2s might change it (always False when the dictionaries are unreadable).
+    """
+    trigger = _t2s_trigger_chars()
+    return trigger is not None and trigger.isdisjoint(s)
+
+
 def to_simplified(s: str) -> str:
     """Return ``s`` converted traditional → simplified Chinese with OpenCC's t2s; never the reverse.
 
     Simplified text, ASCII and every character outside the t2s dictionaries pass through unchanged.
     """
-    trigger = _t2s_trigger_chars()
-    if trigger is not None and trigger.isdisjoint(s):
+    if is_simplified(s):
         return s
     if len(s) <= _CACHE_MAX_LEN:
         return _convert_cached(s)

@@ -214,6 +214,7 @@ def test_split_chinese_name(name: str, split: tuple[str, str]) -> None:
         ("瀋默", "沈默"),
         ("乾隆", "乾隆"),
         ("乾小明", "乾小明"),  # the surname 乾 (qián) is not 干
+        (" 乾隆 ", "乾隆"),  # leading whitespace must not hide the surname
         ("張偉", "张伟"),
         ("歐陽修", "欧阳修"),
         ("於丹", "於丹"),
@@ -222,3 +223,26 @@ def test_split_chinese_name(name: str, split: tuple[str, str]) -> None:
 )
 def test_person_names_simplify_character_by_character_keeping_the_surname(raw: str, expected: str) -> None:
     assert normalize_person_name(raw).normalized == expected
+
+
+SHORT_NAMES = [
+    "张三",
+    "李中心",
+    "王公司",
+    "陶行知",
+    "欧阳",
+    "某厂",
+    "五金店",
+    "張偉",
+    "沈默",
+    "于",
+    "钱庄",
+    "银行",
+]
+
+
+@pytest.mark.parametrize("name", SHORT_NAMES)
+def test_short_plain_names_answer_as_the_general_path_does(name: str) -> None:
+    """A short plain CJK name skips normalisation; spaces around it take the general path."""
+    assert is_company_name(name) == is_company_name(f" {name} ")
+    assert normalize_person_name(name).normalized == normalize_person_name(f" {name} ").normalized

@@ -250,3 +250,36 @@ def test_repr_never_spells_the_number(raw: str) -> None:
     assert phone.national not in text
     assert phone.national[3:-4] not in text
     assert phone.national == phone.e164[-len(phone.national) :]  # the fields themselves stay whole
+
+
+def test_chinese_mobile_validity_and_type_depend_on_the_first_five_digits_only() -> None:
+    """What makes the per-block cache exact: every 5-digit block, three numbers of it, one answer."""
+    rng = random.Random(11)
+    for block in range(13000, 20000):
+        kinds = {
+            phonenumbers.number_type(phonenumbers.parse(f"+86{block}{rng.randrange(10**6):06d}"))
+            for _ in range(3)
+        }
+        kinds.add(phonenumbers.number_type(phonenumbers.parse(f"+86{block}000000")))
+        assert len(kinds) == 1, block
+
+
+def test_mobiles_of_allocated_blocks_agree_with_phonenumbers() -> None:
+    """Place and carrier read from the prefix tables directly, across the blocks the geocoder knows."""
+    blocks = sorted(k[2:] for k in geodata.GEOCODE_DATA if k.startswith("861") and len(k) == 9)
+    rng = random.Random(86)
+    for block in rng.sample(blocks, 3000):
+        national = block + f"{rng.randrange(10**4):04d}"
+        assert _answer(national) == _reference(national), national
+
+
+def test_numbers_written_with_the_trunk_zero_agree_with_phonenumbers() -> None:
+    rng = random.Random(591)
+    area_codes = ["10", "20", "21", "23", "24", "28", "311", "351", "371", "411", "431", "451", "471"]
+    area_codes += ["531", "551", "571", "579", "591", "595", "731", "755", "769", "851", "871", "898", "991"]
+    for code in area_codes:
+        for length in (7, 8, 9):  # subscriber digits: too short, usual, too long for most codes
+            subscriber = f"{rng.randrange(10**length):0{length}d}"
+            expected = _reference(code + subscriber)
+            for written in (f"0{code}{subscriber}", f"0{code}-{subscriber}", f"(0{code}){subscriber}"):
+                assert _answer(written) == expected, written

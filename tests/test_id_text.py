@@ -7,7 +7,7 @@ from importlib import resources
 import opencc
 import pytest
 
-from matchers.text import _t2s_trigger_chars, to_halfwidth, to_simplified
+from matchers.text import _t2s_trigger_chars, is_simplified, to_halfwidth, to_simplified
 
 
 def test_every_full_width_ascii_form_maps_to_ascii() -> None:
@@ -83,3 +83,10 @@ def test_fast_path_agrees_on_every_phrase_key() -> None:
         if key:
             assert to_simplified(key) == converter.convert(key), key
             assert to_simplified("王" + key) == converter.convert("王" + key), key
+
+
+def test_is_simplified_only_when_t2s_would_change_nothing() -> None:
+    for text in ("张伟", "abc", "", "王芳"):
+        assert is_simplified(text) and to_simplified(text) == text
+    for text in ("張偉", "臺灣", "乾隆", "沈默"):  # 沈 alone stays; the phrase 沈默 becomes 沉默
+        assert not is_simplified(text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,35 +71,106 @@ def stream_batches(
     receipt; the caller marks the submission completed.
     """
     tally = _Tally(Receipt(submission_id, 0, 0, 0), issue_limit)
+    committer = _Committer(connection, writer, tally, debtors)
     if file_issues:
-        _commit_batch(connection, writer, tally, [], file_issues, debtors)
+        committer.commit([], file_issues)
     chunks = _header_checked_chunks(table, normaliser, batch_size)
-    with validated_chunks(chunks, normaliser, debtors, workers) as validated, _progress_bar(progress) as bar:
-        for size, outcomes, issues in validated:
+    # Entered in this order: the workers are forked before the bar's and the writer's threads start.
+    overlap = committer.overlapped()
+    with (
+        validated_chunks(chunks, normaliser, debtors, workers) as validated,
+        _progress_bar(progress) as bar,
+        overlap,
+    ):
+        for (size, staged, row_issues), chunk_issues in validated:
             records: dict[str, StagedRecord] = {}
-            for staged, row_issues in outcomes:
-                issues += row_issues
-                if staged is not None:
-                    _keep_latest(records, staged, tally, issues, debtors)
+            duplicates: list[Issue] = []
+            for record in staged:
+                _keep_latest(records, record, tally, duplicates, debtors)
             tally.receipt.rows += size
-            _commit_batch(connection, writer, tally, list(records.values()), issues, debtors)
+            committer.submit(list(records.values()), chunk_issues + _in_row_order(row_issues, duplicates))
             if bar is not None:
                 bar.advance(tally.receipt.rows, table.bytes_read())
+    tally.receipt.rejected = tally.receipt.rows - tally.receipt.accepted
     return tally.receipt
 
 
-def _commit_batch(
-    connection: Connection,
-    writer: RecordWriter,
-    tally: _Tally,
-    records: list[StagedRecord],
-    issues: list[Issue],
-    debtors: bool,
-) -> None:
-    writer.write(records, issues, debtors=debtors)
-    tally.add_issues(issues)
-    _save_counts(connection, tally)
-    connection.commit()
+def _in_row_order(row_issues: list[Issue], duplicates: list[Issue]) -> list[Issue]:
+    """Each row's issues followed by its duplicate warning (a stable sort: both lists are in row order)."""
+    if not duplicates:
+        return row_issues
+    return sorted(row_issues + duplicates, key=lambda issue: issue.row)
+
+
+class _Committer:
+    """Writes and commits batches in order, each with the submission's counts as of that batch.
+
+    On PostgreSQL, inside :meth:`overlapped`, a batch is written on a thread of its own while the
+    caller reads and validates the next one: the server does most of a batch's work in its own
+    process, and this one would otherwise wait for it. One batch is in flight at a time, so memory
+    stays bounded and a batch's error is raised by the next :meth:`submit` (or on leaving
+    :meth:`overlapped`), before anything after it is written. SQLite works in this process: it
+    gains nothing from the thread and commits in line.
+    """
+
+    def __init__(self, connection: Connection, writer: RecordWriter, tally: _Tally, debtors: bool) -> None:
+        self.connection, self.writer, self.tally, self.debtors = connection, writer, tally, debtors
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def commit(self, records: list[StagedRecord], issues: list[Issue]) -> None:
+        """Write and commit one batch now; the counts saved are the receipt's at this moment."""
+        receipt = self.tally.receipt
+        self._commit(records, issues, receipt.rows, receipt.accepted)
+
+    def submit(self, records: list[StagedRecord], issues: list[Issue]) -> None:
+        """Write and commit one batch, on the writer thread when there is one."""
+        if self._thread is None:
+            self.commit(records, issues)
+            return
+        self._wait()
+        receipt = self.tally.receipt  # counted now: the caller goes on counting the next batch
+        self._pending = self._thread.submit(self._commit, records, issues, receipt.rows, receipt.accepted)
+
+    @contextmanager
+    def overlapped(self) -> Iterator[None]:
+        """Within: batches go to a writer thread (PostgreSQL). On leaving, every batch is committed,
+        or its error raised; after an error of the caller's, the batch in flight still finishes, so
+        the connection is idle when the caller rolls back, and the caller's error is the one raised."""
+        if self.connection.dialect.name != "postgresql":
+            yield
+            return
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-writer")
+        try:
+            yield
+        except BaseException:
+            with suppress(Exception):
+                self._wait()
+            raise
+        else:
+            self._wait()
+        finally:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _commit(self, records: list[StagedRecord], issues: list[Issue], rows: int, accepted: int) -> None:
+        self.writer.write(records, issues, debtors=self.debtors)
+        self.tally.add_issues(issues)
+        values = {
+            "rows": rows,
+            "accepted": accepted,
+            "rejected": rows - accepted,
+            "warnings": self.tally.warnings,
+        }
+        self.connection.execute(
+            update(Submission).where(Submission.id == self.tally.receipt.submission_id).values(**values)
+        )
+        self.connection.commit()
 
 
 def _header_checked_chunks(
@@ -118,6 +190,7 @@ def _header_checked_chunks(
 def _keep_latest(
     records: dict[str, StagedRecord], staged: StagedRecord, tally: _Tally, issues: list[Issue], debtors: bool
 ) -> None:
+    """Count ``staged`` and keep it in ``records``, folding in (with a warning) an earlier row of its key."""
     tally.receipt.accepted += 1
     key = staged.record_key
     earlier = tally.seen.get(key)
@@ -133,18 +206,6 @@ def _keep_latest(
             staged = merge_staged(staged, previous)
     tally.seen[key] = staged.row
     records[key] = staged
-
-
-def _save_counts(connection: Connection, tally: _Tally) -> None:
-    receipt = tally.receipt
-    receipt.rejected = receipt.rows - receipt.accepted
-    connection.execute(
-        update(Submission)
-        .where(Submission.id == receipt.submission_id)
-        .values(
-            rows=receipt.rows, accepted=receipt.accepted, rejected=receipt.rejected, warnings=tally.warnings
-        )
-    )
 
 
 def _chunks(table: Table, size: int) -> Iterator[list[RawRow]]:

@@ -139,7 +139,7 @@ class RowCells:
         cell = self.cell(field_name)
         if cell is None:
             return None
-        text = cell_text(cell)
+        text = cell.strip() if type(cell) is str else cell_text(cell)  # a CSV cell: skip the type tests
         return text if text and self.fits(field_name, text) else None
 
 
@@ -168,7 +168,10 @@ def read_identity(row: RowCells) -> Identity | None:
     text = cell_text(cell)
     if not row.fits("id_number", text):
         return None
-    canon = _SPACES.sub("", to_halfwidth(text)).upper().replace("-", "")
+    if text.isascii() and text.isalnum():  # the usual cell: nothing to take out or widen
+        canon = text.upper()
+    else:
+        canon = _SPACES.sub("", to_halfwidth(text)).upper().replace("-", "")
     if hint == "other":
         return Identity("other", canon)
     if hint == "credit_code" or (hint is None and len(canon) == 18 and not _RESIDENT_SHAPE.fullmatch(canon)):

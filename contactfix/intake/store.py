@@ -1,8 +1,10 @@
 """Bulk upserts of normalised records: source records, debtors, contacts and submission issues.
 
-One path for both databases, differing only in how rows reach a staging table: PostgreSQL streams
-them with ``COPY``, SQLite takes an ``executemany``. From the staging tables the same
-``INSERT … SELECT … ON CONFLICT DO UPDATE`` statements merge them, so writing a batch twice changes
+One path for both databases, differing only in how rows reach a staging table and how debtors and
+contacts find their source record. PostgreSQL streams the rows with ``COPY`` and merges them in one
+statement, the source records' ``RETURNING`` feeding the debtor and contact upserts inside the
+database; SQLite takes an ``executemany`` and joins on the record key. The same
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` clauses merge them, so writing a batch twice changes
 nothing: keys are ``source_records.record_key``, ``debtors (organization_id, reference)`` and
 ``contacts (source_record_id, channel, value)``. Nothing here commits; the caller owns the transaction.
 """
@@ -20,12 +22,14 @@ from contactfix.intake.staging import CONTACT_FIELDS, DEBTOR_FIELDS, RECORD_COLU
 
 __all__ = ["RecordWriter"]
 
-_DEBTOR_COLUMNS = ("source_record_id", *DEBTOR_FIELDS)
-_CONTACT_COLUMNS = ("source_record_id", *CONTACT_FIELDS, "seen")
+# Debtors and contacts are staged with their record's key: the merge finds the record's id.
+_DEBTOR_COLUMNS = ("record_key", *DEBTOR_FIELDS)
+_CONTACT_COLUMNS = ("record_key", *CONTACT_FIELDS, "seen")
 _RECORD_COLUMNS = RECORD_COLUMNS
+_ISSUE_COLUMNS = ("submission_id", "row", "field", "reason", "severity")
 _ID_GROUP = ("id_type", "id_number", "id_prefix", "id_suffix", "county_code")
 _TYPES = {
-    "case_year": "INTEGER", "case_sequence": "INTEGER", "source_record_id": "INTEGER",
+    "case_year": "INTEGER", "case_sequence": "INTEGER",
     "observed_on": "DATE", "birth_date": "DATE", "seen": "DATE", "amount_owed": "NUMERIC(16, 2)",
 }  # fmt: skip
 
@@ -49,44 +53,39 @@ def _id_group(table: str, columns: Sequence[str]) -> str:
     )
 
 
-_MERGE_RECORDS = f"""
-INSERT INTO source_records (source, organization_id, submission_id, {", ".join(_RECORD_COLUMNS)})
-SELECT :source, :organization_id, :submission_id, {", ".join(_RECORD_COLUMNS)} FROM intake_records WHERE true
+def _listed(columns: Sequence[str], prefix: str = "") -> str:
+    return ", ".join(prefix + c for c in columns)
+
+
+_KEPT_RECORD_COLUMNS = [
+    c for c in _RECORD_COLUMNS[1:] if c not in _ID_GROUP and c not in ("party_type", "name_original", "name")
+]
+_UPSERT_RECORDS = f"""
+INSERT INTO source_records (source, organization_id, submission_id, {_listed(_RECORD_COLUMNS)})
+SELECT :source, :organization_id, :submission_id, {_listed(_RECORD_COLUMNS)} FROM intake_records WHERE true
 ON CONFLICT (record_key) DO UPDATE SET
   organization_id = excluded.organization_id, submission_id = excluded.submission_id,
   party_type = excluded.party_type, name_original = excluded.name_original, name = excluded.name,
   {_id_group("source_records", _ID_GROUP)},
-  {
-    _keep_unless_null(
-        "source_records",
-        [
-            c
-            for c in _RECORD_COLUMNS[1:]
-            if c not in _ID_GROUP and c not in ("party_type", "name_original", "name")
-        ],
-    )
-},
-  updated_at = CURRENT_TIMESTAMP
-RETURNING id, record_key
-"""
-_MERGE_DEBTORS = f"""
-INSERT INTO debtors (organization_id, submission_id, {", ".join(_DEBTOR_COLUMNS)})
-SELECT :organization_id, :submission_id, {", ".join(_DEBTOR_COLUMNS)} FROM intake_debtors WHERE true
+  {_keep_unless_null("source_records", _KEPT_RECORD_COLUMNS)},
+  updated_at = CURRENT_TIMESTAMP"""
+_UPSERT_DEBTORS = f"""
+INSERT INTO debtors (organization_id, submission_id, source_record_id, {_listed(DEBTOR_FIELDS)})
+SELECT :organization_id, :submission_id, {{record_id}}, {_listed(DEBTOR_FIELDS, "d.")}
+FROM intake_debtors d {{join}} WHERE true
 ON CONFLICT (organization_id, reference) DO UPDATE SET
   source_record_id = excluded.source_record_id, submission_id = excluded.submission_id,
   party_type = excluded.party_type, name_original = excluded.name_original, name = excluded.name,
   {_id_group("debtors", ("id_type", "id_number"))},
   {_keep_unless_null("debtors", ("birth_date", "gender", "contract_number", "product", "amount_owed"))},
   currency = CASE WHEN excluded.amount_owed IS NULL THEN debtors.currency ELSE excluded.currency END,
-  updated_at = CURRENT_TIMESTAMP
-"""
+  updated_at = CURRENT_TIMESTAMP"""
 # first_seen only moves back and last_seen only forward, whatever order files arrive in; a
 # mediator's status on the contact is never touched by intake.
-_MERGE_CONTACTS = """
-INSERT INTO contacts (source_record_id, channel, value, value_original, line_type, region, carrier,
-                      first_seen, last_seen)
-SELECT source_record_id, channel, value, value_original, line_type, region, carrier, seen, seen
-FROM intake_contacts WHERE true
+_UPSERT_CONTACTS = f"""
+INSERT INTO contacts (source_record_id, {_listed(CONTACT_FIELDS)}, first_seen, last_seen)
+SELECT {{record_id}}, {_listed(CONTACT_FIELDS, "c.")}, c.seen, c.seen
+FROM intake_contacts c {{join}} WHERE true
 ON CONFLICT (source_record_id, channel, value) DO UPDATE SET
   value_original = excluded.value_original,
   line_type = COALESCE(excluded.line_type, contacts.line_type),
@@ -96,8 +95,29 @@ ON CONFLICT (source_record_id, channel, value) DO UPDATE SET
                     THEN excluded.first_seen ELSE contacts.first_seen END,
   last_seen = CASE WHEN contacts.last_seen IS NULL OR excluded.last_seen > contacts.last_seen
                    THEN excluded.last_seen ELSE contacts.last_seen END,
-  updated_at = CURRENT_TIMESTAMP
-"""
+  updated_at = CURRENT_TIMESTAMP"""
+
+
+def _sqlite_join(alias: str) -> str:
+    return f"JOIN source_records r ON r.record_key = {alias}.record_key"
+
+
+def _merged_join(alias: str) -> str:
+    return f"JOIN merged m ON m.record_key = {alias}.record_key"
+
+
+# SQLite: three statements; debtors and contacts look their record up by its unique key.
+_SQLITE_RECORDS = _UPSERT_RECORDS
+_SQLITE_DEBTORS = _UPSERT_DEBTORS.format(record_id="r.id", join=_sqlite_join("d"))
+_SQLITE_CONTACTS = _UPSERT_CONTACTS.format(record_id="r.id", join=_sqlite_join("c"))
+# PostgreSQL: one statement. The records' RETURNING (inserted and updated rows alike) is joined in
+# memory, which costs the server far less than one index probe per debtor and contact; the foreign
+# keys are checked at the end of the statement, when the new records are visible.
+_POSTGRES_RECORDS = f"WITH merged AS ({_UPSERT_RECORDS}\nRETURNING id, record_key)"
+_POSTGRES_DEBTORS = (
+    f", merged_debtors AS ({_UPSERT_DEBTORS.format(record_id='m.id', join=_merged_join('d'))})"
+)
+_POSTGRES_CONTACTS = _UPSERT_CONTACTS.format(record_id="m.id", join=_merged_join("c"))
 
 
 class RecordWriter:
@@ -121,14 +141,10 @@ class RecordWriter:
             connection.exec_driver_sql(_staging_ddl(name, columns, self.postgres))
 
     def write(self, records: Sequence[StagedRecord], issues: Sequence[Issue], *, debtors: bool) -> None:
-        """Upsert ``records`` (keys unique within the call) with their contacts, debtors if ``debtors``."""
+        """Upsert ``records`` (keys unique within the call) with their contacts, debtors if ``debtors``,
+        and insert ``issues``."""
         if issues:
-            rows = [
-                {"submission_id": self.submission_id, "row": i.row, "field": i.field[:64],
-                 "reason": i.reason[:300], "severity": i.severity}
-                for i in issues
-            ]  # fmt: skip
-            self.connection.execute(insert(SubmissionIssue), rows)
+            self._write_issues(issues)
         if not records:
             return
         if self.postgres:
@@ -138,15 +154,26 @@ class RecordWriter:
             self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self._clear()
         self._stage("intake_records", _RECORD_COLUMNS, [r.values for r in records])
-        merged = self.connection.execute(text(_MERGE_RECORDS), self.params).all()
-        ids: dict[str, int] = {key: ident for ident, key in merged}
         if debtors:
-            self._stage("intake_debtors", _DEBTOR_COLUMNS, [(ids[r.record_key], *r.debtor) for r in records])
-            self.connection.execute(text(_MERGE_DEBTORS), self.params)
-        contacts = [(ids[r.record_key], *c, r.seen) for r in records for c in r.contacts]
-        if contacts:
-            self._stage("intake_contacts", _CONTACT_COLUMNS, contacts)
-            self.connection.execute(text(_MERGE_CONTACTS))
+            self._stage("intake_debtors", _DEBTOR_COLUMNS, [(r.record_key, *r.debtor) for r in records])
+        contacts = [(r.record_key, *c, r.seen) for r in records for c in r.contacts]
+        self._stage("intake_contacts", _CONTACT_COLUMNS, contacts)
+        if self.postgres:
+            merge = _POSTGRES_RECORDS + (_POSTGRES_DEBTORS if debtors else "") + _POSTGRES_CONTACTS
+            self.connection.execute(text(merge), self.params)
+            return
+        for statement in (_SQLITE_RECORDS, _SQLITE_DEBTORS if debtors else None, _SQLITE_CONTACTS):
+            if statement is not None:
+                self.connection.execute(text(statement), self.params)
+
+    def _write_issues(self, issues: Sequence[Issue]) -> None:
+        rows = [(self.submission_id, i.row, i.field[:64], i.reason[:300], i.severity) for i in issues]
+        if self.postgres:
+            self._copy('submission_issues (submission_id, "row", field, reason, severity)', rows)
+        else:
+            self.connection.execute(
+                insert(SubmissionIssue), [dict(zip(_ISSUE_COLUMNS, r, strict=True)) for r in rows]
+            )
 
     def _clear(self) -> None:
         if not self.postgres:  # PostgreSQL's staging tables are emptied by each commit
@@ -154,13 +181,17 @@ class RecordWriter:
                 self.connection.exec_driver_sql(f"DELETE FROM {name}")
 
     def _stage(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        names = ", ".join(columns)
+        if not rows:
+            return
         if self.postgres:
-            raw = self.connection.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            self._copy(f"{table} ({', '.join(columns)})", rows)
         else:
-            marks = ", ".join("?" for _ in columns)
+            names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
             self.connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+    def _copy(self, target: str, rows: list[tuple[Any, ...]]) -> None:
+        raw = self.connection.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

@@ -30,6 +30,7 @@ _DATE = re.compile(
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+")
 _MULTI_SPLIT = re.compile(r"[,;/、，；|\n\r]+")
+_PLAIN_AMOUNT = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?")
 _AMOUNT_NOISE = re.compile(r"[\s,，¥￥元]|rmb|cny|人民币", re.IGNORECASE)
 _MONEY_MAX = Decimal("99999999999999.99")  # Numeric(16, 2)
 _MALE = frozenset({"男", "m", "male", "1", "男性"})
@@ -122,6 +123,8 @@ def parse_amount(cell: Cell) -> tuple[Decimal, str | None]:
     currency: str | None = None
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         value = Decimal(repr(cell)) if isinstance(cell, float) else Decimal(cell)
+    elif isinstance(cell, str) and _PLAIN_AMOUNT.fullmatch(cell):
+        value = Decimal(cell.replace(",", ""))  # 12,345.60: the general path below would do just this
     else:
         text = cell_text(cell).translate(_FULLWIDTH_DIGITS).replace("．", ".")
         for symbol in ("HK$", "US$", "$", "€"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from matchers.refdata import family_names
-from matchers.text import to_halfwidth, to_simplified
+from matchers.text import is_simplified, to_halfwidth, to_simplified
 
 __all__ = [
     "PersonName",
@@ -65,9 +65,9 @@ def _simplify_name(text: str) -> str:
 
 def _clean_characters(raw: str, *, person: bool = True) -> str:
     """Half-width, simplified, no invisible characters, whitespace collapsed, dots unified."""
-    text = to_halfwidth(raw.translate(_INVISIBLE))
+    # Trim first: the surname rule looks at the leading characters (" 乾隆" must keep 乾 too).
+    text = _SPACE_RUN.sub(" ", to_halfwidth(raw.translate(_INVISIBLE))).strip()
     text = _simplify_name(text) if person else to_simplified(text)
-    text = _SPACE_RUN.sub(" ", text).strip()
     return _DOTS.sub("·", text)
 
 
@@ -122,7 +122,7 @@ def normalize_person_name(raw: str) -> PersonName:
     ``normalized`` is '' when nothing is left. Never raises.
     """
     if _PLAIN_CJK_NAME.fullmatch(raw):
-        return PersonName(raw, _simplify_name(raw), ())
+        return PersonName(raw, raw if is_simplified(raw) else _simplify_name(raw), ())
     text, former = _strip_annotations(_clean_characters(raw).translate(_BRACKET_UNIFY))
     normalized = _tighten(text)
     return PersonName(raw, normalized, _dedupe([_tighten(_clean_characters(f)) for f in former]))
@@ -177,6 +177,11 @@ def is_company_name(raw: str) -> bool:
     surname (体检中心, not 欧阳中心), or when it has four characters ending in 厂/店/馆/场/站
     (张记面馆); so a typical person's name (李中心, 陶行知, 欧阳中心) is not.
     """
+    if len(raw) < _TYPICAL_PERSON_LEN and _PLAIN_CJK_NAME.fullmatch(raw) and is_simplified(raw):
+        # The usual person's name, and the usual row: it normalises to itself, and in a name under
+        # four characters neither an organisation word (it must follow two others) nor a shop
+        # ending (four characters) counts, so the answer is no without normalising.
+        return False
     text = normalize_company_name(raw)
     if not text:
         return False
