@@ -9,7 +9,9 @@ from contactfix.cli import COMMAND_MODULES, app, load_commands
 
 
 def _registered_names() -> set[str]:
-    commands = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback}
+    commands = {
+        c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback
+    }
     groups = {g.name for g in app.registered_groups if g.name}
     return commands | groups
 
@@ -24,7 +26,8 @@ def test_link_does_not_import_the_database_or_phone_geocoding() -> None:
         "import sys; sys.argv = ['contactfix', 'link', '--help'];"
         "from contactfix.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('sqlalchemy', 'phonenumbers.geocoder', 'contactfix.intake') if m in sys.modules]\n"
+        "heavy = [m for m in ('sqlalchemy', 'phonenumbers.geocoder', 'contactfix.intake')"
+        " if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
