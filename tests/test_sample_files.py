@@ -100,6 +100,7 @@ def test_encodings_and_chinese_headers_round_trip(sample_dir: Path, tmp_path: Pa
 @pytest.mark.parametrize("kind", ["bank", "court"])
 def test_headers_are_ones_intake_accepts(kind: str) -> None:
     from contactfix.intake import headers
+
     english = header(kind, "en")  # type: ignore[arg-type]
     chinese = header(kind, "zh")  # type: ignore[arg-type]
     for en, zh in zip(english, chinese, strict=True):
