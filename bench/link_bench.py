@@ -14,7 +14,6 @@ prints a table and rewrites the ``## Linkage`` section of ``bench/RESULTS.md`` (
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import functools
 import os
@@ -82,21 +81,34 @@ class Measured:
         return f"{why}: {tail}"[:400]
 
 
-def _tree_rss(pid: int) -> int:
+def _high_water(pid: int) -> int:
+    """VmHWM of one process: the peak resident size of its own memory since its last exec, in bytes."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _tree_peak(pid: int) -> int:
+    """Sum of the high-water marks of ``pid`` and its descendants (exact for a single process).
+
+    Not ``wait4``'s ru_maxrss: the kernel carries the pre-exec image into it, so every child of this
+    (pandas-sized) bench process would be floored at the bench's own ~200 MB.
+    """
     try:
         import psutil
     except ImportError:
-        return 0
+        return _high_water(pid)
     try:
         parent = psutil.Process(pid)
-        procs = [parent, *parent.children(recursive=True)]
+        pids = [pid, *(child.pid for child in parent.children(recursive=True))]
     except psutil.Error:
         return 0
-    total = 0
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return total
+    return sum(_high_water(p) for p in pids)
 
 
 def run_measured(command: list[str], timeout: float, log_stem: Path) -> Measured:
@@ -117,11 +129,11 @@ def run_measured(command: list[str], timeout: float, log_stem: Path) -> Measured
                 _, status, usage = os.wait4(proc.pid, 0)
                 timed_out = True
                 break
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_peak(proc.pid))
             time.sleep(0.02 if elapsed < 2 else 0.1)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped above; stop Popen from waiting again
-    peak = max(peak, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+    del usage  # VmHWM only grows, so the last poll (at most 0.1 s before the end) holds the peak
     return Measured(
         command=command,
         returncode=proc.returncode,
