@@ -51,6 +51,9 @@ DEFAULT_COMPARATORS: tuple[Comparator, ...] = (
 )
 
 
+_CLUSTER_FLOOR = 1e-9  # the lowest link probability that may join two records into one cluster
+
+
 class SettingsError(MatchersError, ValueError):
     """LinkSettings hold a value that cannot work; the message lists every such setting."""
 
@@ -76,8 +79,8 @@ class LinkSettings:
     def validate(self) -> None:
         """Raise SettingsError naming every setting out of range."""
         problems = []
-        if not 0.0 < self.threshold < 1.0:
-            problems.append(f"threshold={self.threshold} (must be between 0 and 1, exclusive)")
+        if not 0.0 <= self.threshold <= 1.0:
+            problems.append(f"threshold={self.threshold} (must be between 0 and 1)")
         if not 0.0 < self.merge_probability <= 1.0:
             problems.append(f"merge_probability={self.merge_probability} (must be in (0, 1])")
         for name in ("max_block_size", "u_sample_pairs", "em_max_iterations", "chunk_pairs"):
@@ -260,12 +263,15 @@ class Linker:
         model: MatchModel,
     ) -> tuple[PairTable, IntArray]:
         threshold = self.settings.threshold
+        # Threshold 0 reports every candidate pair, but clusters need some evidence: joining on any
+        # candidate pair would make one giant component (and the chain step is cubic in its size).
+        cluster_threshold = max(threshold, _CLUSTER_FLOOR)
         clusters = cluster_records(
             records.n,
             candidates.left,
             candidates.right,
             probability,
-            threshold,
+            cluster_threshold,
             self.settings.merge_probability,
             _validated_identity(records),
         )
@@ -275,7 +281,7 @@ class Linker:
         chained = np.zeros(len(direct), dtype=bool)
         if self.settings.chain_pairs:
             left, right, prob, weights, chained = _add_chains(
-                records, clusters.labels, candidates, probability, threshold, (left, right, prob, weights)
+                records, clusters.labels, candidates, probability, cluster_threshold, (left, right, prob, weights)
             )
         order = np.lexsort((right, left))
         table = PairTable(

@@ -141,3 +141,13 @@ def test_engine_names_are_exported_from_matchers() -> None:
     for name in ("Linker", "LinkSettings", "LinkResult", "BlockingRule", "NameComparator", "PairExplanation"):
         assert name in matchers.__all__
         assert getattr(matchers, name).__name__ == name
+
+
+def test_threshold_zero_reports_every_candidate_pair() -> None:
+    """The contract: every pair at or above the threshold — at 0, every pair blocking produced."""
+    frame, _ = _febrl(1)
+    result = Linker(LinkSettings(threshold=0.0)).dedupe(_canonical(frame))
+    direct = result.pairs_table.chained == False  # noqa: E712  (a numpy mask)
+    assert int(direct.sum()) == result.n_candidates
+    # Clusters still need evidence: threshold 0 must not fold every candidate pair into one identity.
+    assert len(set(result.cluster_labels.tolist())) > len(frame) // 3

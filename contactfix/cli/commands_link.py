@@ -200,7 +200,7 @@ def link(
     try:
         tables = [read_table(left, warnings), read_table(right, warnings) if right is not None else None]
         reading = time.perf_counter() - started
-        settings = LinkSettings(threshold=min(max(threshold, 1e-9), 1 - 1e-9))
+        settings = LinkSettings(threshold=threshold)
         labels = (left.name, right.name if right is not None else left.name)
         with _StageProgress(console) as progress:
             linker = Linker(settings, progress)
