@@ -281,7 +281,12 @@ class Linker:
         chained = np.zeros(len(direct), dtype=bool)
         if self.settings.chain_pairs:
             left, right, prob, weights, chained = _add_chains(
-                records, clusters.labels, candidates, probability, cluster_threshold, (left, right, prob, weights)
+                records,
+                clusters.labels,
+                candidates,
+                probability,
+                cluster_threshold,
+                (left, right, prob, weights),
             )
         order = np.lexsort((right, left))
         table = PairTable(
