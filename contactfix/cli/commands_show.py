@@ -251,6 +251,10 @@ def print_view(console: Console, view: DebtorView) -> None:
         count = len(view.records)
         console.print(f"identity {view.identity_id}: {count} record{'' if count == 1 else 's'}{flags}")
     console.print(_records_table(view.records))
+    # The explanations are sentences with a weight per field: under the table they read as text,
+    # inside it they fold into a column a few letters wide on an 80-column terminal.
+    for r in view.records:
+        console.print(f"  record {r.record_id}: {r.explanation}", soft_wrap=False, highlight=False)
     console.print(_contacts_table(view.contacts))
 
 
@@ -258,12 +262,11 @@ def _records_table(records: Iterable[LinkedRecord]) -> Table:
     table = Table(title="linked records", title_justify="left")
     for column in ("record", "source", "reference", "role", "seen", "name", "ID", "p"):
         table.add_column(column, no_wrap=column in ("record", "seen", "p"))
-    table.add_column("why", overflow="fold")
     for r in records:
         table.add_row(
             str(r.record_id), f"{r.source} ({r.organization})" if r.organization else r.source,
             r.reference or "–", r.role or "–", _day(r.observed_on), r.name, r.id_masked or "–",
-            f"{r.membership:.4f}", r.explanation,
+            f"{r.membership:.4f}",
         )  # fmt: skip
     return table
 
