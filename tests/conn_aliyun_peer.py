@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from zoneinfo import ZoneInfo
 
-HOST = "127.0.0.1"
+from loopback_http import serve_loopback
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 KEY_ID, SECRET = "LTAI5tTestKeyId000001", "TestSecretForLoopbackOnly000001"
 COMMON = ("AccessKeyId", "Action", "Format", "SignatureMethod", "SignatureNonce", "SignatureVersion")
@@ -272,18 +273,6 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(peer: AliyunPeer) -> Iterator[AliyunPeer]:
     """Run ``peer`` on an ephemeral loopback port for the duration of the block."""
-    server = ThreadingHTTPServer((HOST, 0), _Handler)
-    # Non-daemon handler threads are joined by server_close(): none outlives the test (intake
-    # declines to fork while other threads run, so a leaked one changes later tests' behaviour).
-    server.daemon_threads = False
-    server.daemon_threads = True
-    server.peer = peer  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    peer.url = f"http://{HOST}:{server.server_address[1]}"
-    try:
+    with serve_loopback(_Handler, peer) as url:
+        peer.url = url
         yield peer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -12,16 +12,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-HOST = "127.0.0.1"
+from loopback_http import serve_loopback
 
 
 @dataclass
@@ -151,18 +150,6 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(peer: CaihPeer) -> Iterator[CaihPeer]:
     """Run ``peer`` on an ephemeral loopback port for the duration of the block."""
-    server = ThreadingHTTPServer((HOST, 0), _Handler)
-    # Non-daemon handler threads are joined by server_close(): none outlives the test (intake
-    # declines to fork while other threads run, so a leaked one changes later tests' behaviour).
-    server.daemon_threads = False
-    server.daemon_threads = True
-    server.peer = peer  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    peer.url = f"http://{HOST}:{server.server_address[1]}/verify/api"
-    try:
+    with serve_loopback(_Handler, peer) as url:
+        peer.url = f"{url}/verify/api"
         yield peer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
