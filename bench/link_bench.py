@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from bench.datasets import DATASET_NAMES, DatasetUnavailable, LinkageDataset, Sizes, load, read_truth
+from bench.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -380,12 +381,8 @@ def bench_dataset(
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
+    cpu = cpu_model()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
         kib = int(
             next(
                 ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")
