@@ -16,15 +16,15 @@ import csv
 import datetime as dt
 import json
 import os
-import platform
 import random
 import re
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from bench.machine import machine_summary
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Intake"
@@ -210,18 +210,10 @@ def _run_child(url: str, path: Path, batch_size: int, workers: int | None) -> di
 
 
 def _postgres_run(admin_url: str, path: Path, batch_size: int, workers: int | None) -> dict[str, float]:
-    import sqlalchemy as sa
+    from contactfix.db import throwaway_database
 
-    name = f"contactfix_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        return _run_child(admin_url.rsplit("/", 1)[0] + f"/{name}", path, batch_size, workers)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(admin_url, "contactfix_bench") as url:
+        return _run_child(url, path, batch_size, workers)
 
 
 _TABLE_HEAD = (
@@ -247,18 +239,6 @@ def _table_row(backend: str, f: dict[str, float]) -> str:
     )
     memory = f"{f['main_peak_mib']:.0f} · {f['worker_peak_mib']:.0f}"
     return f"| {backend} | {counts} | {speed} | {cpu} | {memory} |"
-
-
-def _machine() -> str:
-    model = "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        model = found.group(1).strip() if found else model
-    except OSError:
-        pass
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, load average {load} "
-            f"at start, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")  # fmt: skip
 
 
 def write_results(command: str, lines: list[str]) -> None:
@@ -313,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child[0], args.child[1], args.batch_size, args.workers)
         return 0
     rows = 20_000 if args.quick else args.rows
-    machine = _machine()
+    machine = machine_summary()
     with tempfile.TemporaryDirectory(prefix="intake_bench_") as folder:
         path = Path(folder) / "bank.csv"
         started = time.perf_counter()

@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+from bench.machine import machine_summary
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Reconciliation"
@@ -63,18 +62,10 @@ def _throwaway_database(url: str | None) -> Iterator[str]:
     if url is not None:
         yield url
         return
-    import sqlalchemy as sa
+    from contactfix.db import throwaway_database
 
-    name = f"contactfix_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(PG_ADMIN_URL, "contactfix_bench") as throwaway:
+        yield throwaway
 
 
 def _take_in(url: str, path: Path, kind: str) -> float:
@@ -172,18 +163,6 @@ def _f1(url: str, folder: Path) -> float:
     return 2 * hits / (len(actual) + len(predicted)) if hits else 0.0
 
 
-def _machine() -> str:
-    model = "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        model = found.group(1).strip() if found else model
-    except OSError:
-        pass
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, load average {load} "
-            f"at start, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")  # fmt: skip
-
-
 def _row(label: str, c: dict[str, Any]) -> str:
     seconds = c.get("seconds", {})
     steps = " · ".join(f"{k} {seconds[k]:.1f}" for k in _STEPS if k in seconds)
@@ -276,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.reconcile_bench " + (
         f"--debtors {args.debtors} --seed {args.seed} --change {args.change:g}"
     )
-    lines = [f"`{command}` — PostgreSQL 127.0.0.1, {_machine()}.", ""]
+    lines = [f"`{command}` — PostgreSQL 127.0.0.1, {machine_summary()}.", ""]
     for debtors in sizes:
         lines += _bench(debtors, args)
     lines.append(_NOTE)

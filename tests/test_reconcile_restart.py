@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from reconcile_support import (
     world,  # noqa: F401  (the fixture)
 )
 
+from contactfix.db import throwaway_database
 from contactfix.db.identity_models import ReconcileRun
 from contactfix.intake import import_court_export
 from contactfix.pipeline.lock import ReconcileLocked
@@ -43,16 +43,8 @@ def twin_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
         yield f"sqlite:///{tmp_path / 'twin.sqlite3'}"
         return
     server = str(request.getfixturevalue("postgres_server"))
-    name = f"contactfix_twin_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server, "contactfix_twin") as url:
+        yield url
 
 
 def _stop_at(step: str):  # type: ignore[no-untyped-def]
@@ -129,7 +121,7 @@ def test_a_full_run_that_fails_is_redone_in_full(db_url: str, twin_url: str, wor
 _KILL_AFTER_LINKS = textwrap.dedent(
     """
     import os, signal, sys
-    from contactfix.db import make_engine
+    from contactfix.db import throwaway_database, make_engine
     from contactfix.pipeline.reconcile import reconcile
 
     def kill(step):

@@ -13,6 +13,7 @@ from contactfix.db.engine import (
     normalise_url,
     session_factory,
     session_scope,
+    throwaway_database,
 )
 from contactfix.db.migrate import (
     MigrationError,
@@ -83,5 +84,6 @@ __all__ = [
     "record_audit",
     "session_factory",
     "session_scope",
+    "throwaway_database",
     "upgrade_database",
 ]

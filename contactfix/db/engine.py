@@ -5,6 +5,7 @@ Callers pass a URL from the settings; nothing here reads the environment.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,3 +101,24 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def throwaway_database(admin_url: str, prefix: str = "contactfix_tmp") -> Iterator[str]:
+    """Create an empty PostgreSQL database next to ``admin_url``'s, yield its URL, drop it afterwards.
+
+    For tests and benchmarks: the name is ``prefix`` plus a random suffix, and the drop forces out any
+    connection still open, so a failed run leaves nothing behind.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
