@@ -46,6 +46,13 @@ TABLES = {
     "identity_members",
     "contact_rankings",
     "link_models",
+    # 0003: dispatch
+    "mediators",
+    "case_assignments",
+    "dispatches",
+    "dispatch_decisions",
+    "call_attempts",
+    "do_not_contact",
 }
 
 
