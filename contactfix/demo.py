@@ -1,8 +1,10 @@
 """``contactfix demo``: the pipeline on generated data, with no services and a fresh SQLite file.
 
 Each step is a plain function that returns what it did, so the command prints it and later steps
-build on it: sample data, intake, then reconciliation (resolve + repair) and a few repaired debtors
-with where their new phone was found. The demo never reads ``CONTACTFIX_*`` settings: its
+build on it: sample data, intake, three mediators, then reconciliation (resolve + repair, which
+writes a dispatch per newly repaired debtor) and a few repaired debtors with where their new phone
+was found, and last the dispatch of those contacts through the policy gate to the ``outbox``.
+The demo never reads ``CONTACTFIX_*`` settings: its
 database and its outbox live in its own folder, so it cannot write to a real database.
 """
 
@@ -40,6 +42,7 @@ COURT_ORG = "court-export"
 _TOP_REASONS = 5
 _EXAMPLE_REJECTIONS = 3
 _EXAMPLES = 3
+_SIMULATED_ROUNDS = 5
 # The generated world ends on AS_OF: recency is measured to that day, so the demo repairs as many
 # debtors whatever day it runs (measured to today, the sample's filings would age a little each day).
 DEMO_AS_OF = dt.date.fromordinal(AS_OF)
@@ -117,6 +120,18 @@ class ReconcileSummary:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchSummary:
+    """What dispatch did: outcomes now, outcomes at the simulated next allowed time, and the outbox."""
+
+    outcomes: dict[str, int]
+    simulated_at: dt.datetime | None
+    later_outcomes: dict[str, int]
+    states: dict[str, int]
+    outbox_lines: dict[str, int]
+    example_texts: list[str]
+
+
 @dataclass(slots=True)
 class DemoResult:
     """Everything the demo did, step by step; later steps add their fields."""
@@ -127,6 +142,7 @@ class DemoResult:
     sample: SampleSummary | None = None
     intake: list[IntakeSummary] = field(default_factory=list)
     reconcile: ReconcileSummary | None = None
+    dispatch: DispatchSummary | None = None
     seconds: float = 0.0
 
 
@@ -249,6 +265,78 @@ def repair_examples(session: Session, limit: int) -> list[RepairExample]:
     return found
 
 
+# A demo mediation center: made-up names and numbers of an unassigned mobile block's kind.
+DEMO_MEDIATORS = (
+    ("陈静", "+8613800000001", "08:30-17:30"),
+    ("林海", "+8613800000002", "09:00-18:00"),
+    ("王芳", "+8613800000003", None),
+)
+DEMO_CENTER = "示范调解中心"
+
+
+def add_mediators(folder: DemoFolder) -> int:
+    """The demo center's mediators; repaired debtors are assigned to them round-robin."""
+    from contactfix.dispatch.mediators import MediatorInput, add_mediator
+
+    engine = make_engine(folder.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            for name, phone, hours in DEMO_MEDIATORS:
+                add_mediator(session, MediatorInput(name, phone, DEMO_CENTER, hours))
+    finally:
+        engine.dispose()
+    return len(DEMO_MEDIATORS)
+
+
+def dispatch_repaired(folder: DemoFolder, now: dt.datetime | None = None) -> DispatchSummary:
+    """Relay and send every dispatch in process; what the policy defers is sent at a simulated clock.
+
+    The first pass runs at ``now`` (the real time): outside the mediators' and debtors' hours the
+    policy defers everything. The demo then sets its clock to the earliest deferral and relays again
+    (what beat does when that time comes), a few times over, as each mediator's day starts.
+    """
+    from connectors.outbox import read_outbox
+    from contactfix.db.dispatch_models import Dispatch, DispatchState
+    from contactfix.dispatch.channels import Channels, ChannelsConfig, RateLimit
+    from contactfix.dispatch.relay import relay
+    from contactfix.dispatch.sender import DispatchSender, SenderSettings, utcnow
+    from contactfix.dispatch.status import state_counts
+    from contactfix.policy import load_profile
+
+    unlimited = RateLimit(1.0, 1.0)  # no limiter runs in process; the value is never used
+    options = {"outbox": {"path": str(folder.outbox_path)}}
+    config = ChannelsConfig("outbox", "outbox", options, limits={}, recipient_limit=unlimited)
+    engine = make_engine(folder.database_url)
+    channels = Channels.open(config)
+    clock = [now or utcnow()]
+    deferred = Dispatch.state == DispatchState.DEFERRED.value
+    try:
+        sender = DispatchSender(
+            engine, channels, load_profile("cn"), SenderSettings(), clock=lambda: clock[0]
+        )
+        outcomes: Counter[str] = Counter()
+        relay(engine, lambda i: outcomes.update([sender.send(i).result]), now=clock[0], requeue_after_s=60)
+        later: Counter[str] = Counter()
+        waiting = first = None
+        for _ in range(_SIMULATED_ROUNDS):  # each mediator's hours start at their own time
+            with Session(engine) as session:
+                waiting = session.scalar(select(func.min(Dispatch.next_attempt_at)).where(deferred))
+            if waiting is None:
+                break
+            first = first or waiting
+            clock[0] = waiting
+            relay(engine, lambda i: later.update([sender.send(i).result]), now=waiting, requeue_after_s=60)
+        with Session(engine) as session:
+            states = {k: v for k, v in state_counts(session).items() if v}
+    finally:
+        channels.close()
+        engine.dispose()
+    entries = read_outbox(folder.outbox_path)
+    texts = [str(e["text"]) for e in entries if e.get("kind") == "sms"][:2]
+    kinds = dict(Counter(str(e["kind"]) for e in entries))
+    return DispatchSummary(dict(outcomes), first, dict(later), states, kinds, texts)
+
+
 def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder | None = None) -> DemoResult:
     """Every step in order in a fresh folder (or ``folder``): database, sample data, intake, reconcile."""
     started = time.perf_counter()
@@ -256,6 +344,8 @@ def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder |
     create_database(result.folder)
     result.sample = generate_sample(result.folder, debtors, seed)
     result.intake = take_in(result.folder)
+    add_mediators(result.folder)
     result.reconcile = reconcile_and_repair(result.folder)
+    result.dispatch = dispatch_repaired(result.folder)
     result.seconds = time.perf_counter() - started
     return result

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contactfix.errors import SettingsError
@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     policy_profile: str = Field(default="cn", min_length=1)
     policy_file: str = ""
 
+    # dispatch
+    connectors_file: str = ""
+    dispatch_visibility_timeout_s: int = Field(default=300, ge=10)
+    dispatch_restore_interval_s: int = Field(default=5, ge=1)
+    dispatch_relay_interval_s: float = Field(default=5.0, ge=0.1)
+    dispatch_requeue_after_s: int = Field(default=60, ge=1)
+    dispatch_lease_s: int = Field(default=120, ge=1)
+    dispatch_max_attempts: int = Field(default=8, ge=1, le=100)
+    dispatch_backoff_base_s: float = Field(default=2.0, gt=0)
+    dispatch_backoff_cap_s: float = Field(default=240.0, gt=0)
+    dispatch_binding_hours: int = Field(default=72, ge=1, le=720)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -76,6 +88,15 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _countdowns_fit_the_visibility_timeout(self) -> Settings:
+        # A task message that waits longer than the visibility timeout is delivered twice by Redis.
+        timeout = self.dispatch_visibility_timeout_s
+        for name in ("dispatch_backoff_cap_s", "dispatch_lease_s"):
+            if getattr(self, name) >= timeout:
+                raise ValueError(f"{name} must be below dispatch_visibility_timeout_s ({timeout})")
+        return self
 
     @property
     def eager(self) -> bool:

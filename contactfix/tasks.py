@@ -1,10 +1,16 @@
-"""The Celery application and the nightly reconciliation.
+"""The Celery application: the nightly reconciliation, the dispatch relay and sending.
 
 ``celery -A contactfix.tasks beat`` sends ``reconcile_nightly`` every day at ``reconcile_at`` (HH:MM)
 in the configured time zone (Asia/Shanghai by default); a worker runs it. The task is thin: the work
 is :func:`contactfix.pipeline.reconcile.reconcile`, run under the reconciliation lock, so two beats
 (or a beat and an operator's ``contactfix reconcile``) never reconcile at once: the second one logs
 that it was skipped and returns. With no broker configured tasks run in process (eager).
+
+Dispatch tasks take ids only. They are acknowledged late and rejected (so redelivered) when their
+worker dies; each worker prefetches one; Redis's visibility timeout sits above every countdown and
+lease, and workers sweep unacknowledged tasks back every ``dispatch_restore_interval_s`` (kombu's
+default is about 100 s). Deferrals live in the database: beat runs the relay every
+``dispatch_relay_interval_s``, which enqueues what is due (:mod:`contactfix.dispatch.relay`).
 """
 
 from __future__ import annotations
@@ -19,22 +25,42 @@ from celery.schedules import crontab
 from contactfix.errors import SettingsError
 from contactfix.settings import Settings, get_settings
 
-__all__ = ["DEFAULT_RECONCILE_AT", "app", "beat_schedule", "make_celery", "reconcile_nightly"]
+__all__ = [
+    "DEFAULT_RECONCILE_AT",
+    "app",
+    "beat_schedule",
+    "make_celery",
+    "reconcile_nightly",
+    "relay_dispatches",
+    "send_dispatch",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RECONCILE_AT = "02:00"
 RECONCILE_TASK = "contactfix.reconcile_nightly"
+RELAY_TASK = "contactfix.dispatch_relay"
+SEND_TASK = "contactfix.dispatch_send"
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-def beat_schedule(reconcile_at: str = DEFAULT_RECONCILE_AT) -> dict[str, dict[str, Any]]:
-    """The beat schedule: the reconciliation daily at ``reconcile_at`` ("HH:MM", the app's time zone)."""
+def beat_schedule(
+    reconcile_at: str = DEFAULT_RECONCILE_AT, relay_every_s: float = 5.0
+) -> dict[str, dict[str, Any]]:
+    """The beat schedule: the reconciliation daily at ``reconcile_at`` ("HH:MM", the app's time zone),
+    and the dispatch relay every ``relay_every_s`` seconds (expiring unsent, so relays never pile up)."""
     found = _HH_MM.match(reconcile_at)
     if found is None:
         raise SettingsError(f"reconcile_at: {reconcile_at!r} is not a time of day as HH:MM (e.g. 02:00)")
     hour, minute = int(found.group(1)), int(found.group(2))
-    return {"reconcile-nightly": {"task": RECONCILE_TASK, "schedule": crontab(hour=hour, minute=minute)}}
+    return {
+        "reconcile-nightly": {"task": RECONCILE_TASK, "schedule": crontab(hour=hour, minute=minute)},
+        "dispatch-relay": {
+            "task": RELAY_TASK,
+            "schedule": relay_every_s,
+            "options": {"expires": max(relay_every_s * 2, 1.0)},
+        },
+    }
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -49,10 +75,17 @@ def make_celery(settings: Settings) -> Celery:
         result_serializer="json",
         timezone=settings.timezone,
         enable_utc=True,
-        beat_schedule=beat_schedule(reconcile_at),
-        # A reconciliation holds its lock for its whole run; another worker taking the message again
-        # after a lost ack would only find the lock taken.
-        task_acks_late=False,
+        beat_schedule=beat_schedule(reconcile_at, settings.dispatch_relay_interval_s),
+        # Dispatch: a task whose worker dies is delivered again; the database decides what is left.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.dispatch_visibility_timeout_s,
+            "unacked_restore_interval": settings.dispatch_restore_interval_s,
+            "unacked_restore_throttle": 1,
+        },
     )
     return celery
 
@@ -60,7 +93,9 @@ def make_celery(settings: Settings) -> Celery:
 app = make_celery(get_settings())
 
 
-@app.task(name=RECONCILE_TASK, ignore_result=True)  # type: ignore[untyped-decorator]  # celery is untyped
+# A reconciliation holds its lock for its whole run; another worker taking the message again after a
+# lost ack would only find the lock taken: so this one task is acknowledged early.
+@app.task(name=RECONCILE_TASK, ignore_result=True, acks_late=False)  # type: ignore[untyped-decorator]  # celery is untyped
 def reconcile_nightly() -> dict[str, Any]:
     """Reconcile what changed since the last run (then repair); skipped, not queued, while another runs."""
     from contactfix.db.engine import make_engine
@@ -83,3 +118,34 @@ def reconcile_nightly() -> dict[str, Any]:
     finally:
         engine.dispose()
     return {"run_id": report.run_id, "full": report.full, **report.counts}
+
+
+@app.task(name=SEND_TASK, bind=True, ignore_result=True, max_retries=None)  # type: ignore[untyped-decorator]
+def send_dispatch(self: Any, dispatch_id: int) -> str:
+    """Send dispatch ``dispatch_id`` (an id only); retried after a rate-limit wait or a back-off."""
+    from contactfix.dispatch.errors import DispatchUnavailable
+    from contactfix.dispatch.service import sender_for
+
+    settings = get_settings()
+    try:
+        outcome = sender_for(settings).send(int(dispatch_id))
+    except DispatchUnavailable as exc:  # Redis (the rate limiter) is down: try again shortly
+        if settings.eager:
+            raise
+        raise self.retry(exc=exc, countdown=min(5.0, settings.dispatch_backoff_cap_s)) from exc
+    if outcome.retry_in is not None and not settings.eager:
+        # Never beyond the visibility timeout (settings check the cap); the lease keeps others away.
+        raise self.retry(countdown=min(outcome.retry_in, settings.dispatch_backoff_cap_s))
+    return outcome.result
+
+
+@app.task(name=RELAY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+def relay_dispatches() -> int:
+    """Enqueue every dispatch that is due (beat runs this every few seconds)."""
+    from contactfix.dispatch.relay import relay
+    from contactfix.dispatch.sender import utcnow
+    from contactfix.dispatch.service import sender_for
+
+    settings = get_settings()
+    engine = sender_for(settings).engine
+    return relay(engine, send_dispatch.delay, now=utcnow(), requeue_after_s=settings.dispatch_requeue_after_s)

@@ -29,6 +29,11 @@ COMMAND_MODULES: dict[str, str] = {
     "reconcile": "commands_reconcile",
     "show": "commands_show",
     "export": "commands_export",
+    "mediators": "commands_dispatch",
+    "dispatch": "commands_dispatch",
+    "worker": "commands_service",
+    "beat": "commands_service",
+    "serve": "commands_service",
 }
 
 

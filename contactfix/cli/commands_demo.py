@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -12,7 +14,7 @@ from rich.table import Table
 from contactfix.cli.app import app
 
 if TYPE_CHECKING:
-    from contactfix.demo import DemoResult, IntakeSummary, ReconcileSummary
+    from contactfix.demo import DemoResult, DispatchSummary, IntakeSummary, ReconcileSummary
 
 # contactfix.demo.DEFAULT_DEBTORS (a test checks): the demo module is imported only when it runs,
 # as it pulls in the database and intake, which every other command would pay for at start-up.
@@ -80,6 +82,8 @@ def print_result(console: Console, result: DemoResult) -> None:
         _print_issues(console, summary)
     if result.reconcile is not None:
         _print_reconcile(console, result.reconcile)
+    if result.dispatch is not None:
+        _print_dispatch(console, result.dispatch, result.folder.outbox_path)
     console.print(f"elapsed: {result.seconds:.1f} s", highlight=False)
 
 
@@ -123,3 +127,22 @@ def _print_reconcile(console: Console, summary: ReconcileSummary) -> None:
             example.sources,
         )  # fmt: skip
     console.print(table)
+
+
+def _print_dispatch(console: Console, summary: DispatchSummary, outbox: Path) -> None:
+    def listed(counts: dict[str, int]) -> str:
+        return ", ".join(f"{count:,} {what}" for what, count in sorted(counts.items())) or "nothing"
+
+    console.print(f"dispatch now: {listed(summary.outcomes)}", highlight=False)
+    if summary.simulated_at is not None:
+        at = summary.simulated_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        console.print(
+            f"dispatch from {at:%Y-%m-%d %H:%M} Asia/Shanghai (a simulated clock, moved to each "
+            "deferral's time): "
+            f"{listed(summary.later_outcomes)}",
+            highlight=False,
+        )
+    console.print(f"dispatch states: {listed(summary.states)}", highlight=False)
+    console.print(f"outbox {outbox}: {listed(summary.outbox_lines)} lines", highlight=False, soft_wrap=True)
+    for text in summary.example_texts:
+        console.print(f"  sms to mediator: {text}", highlight=False, markup=False, soft_wrap=True)

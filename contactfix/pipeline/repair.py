@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from contactfix.db.audit import record_audit
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
+from contactfix.dispatch.planning import PlannedContact, plan_dispatches
 from contactfix.errors import ContactfixError
 from contactfix.pipeline.observations import (
     DebtorRow,
@@ -68,7 +69,9 @@ class RepairCounts:
     ``ranked_debtors``: debtors whose contacts were ranked; ``newly_repaired``: moved from lost to
     repaired by this run; ``demoted_contacts``: rankings held down by a wrong-number or no-answer
     report or by being a shared phone; ``shared_phones``: numbers found shared; ``rankings_written``
-    and ``rankings_deleted``: rows inserted or changed, and removed.
+    and ``rankings_deleted``: rows inserted or changed, and removed; ``dispatches_planned``: dispatches
+    written for the newly repaired; ``dispatches_unassigned``: newly repaired debtors no mediator could
+    take yet.
     """
 
     ranked_debtors: int = 0
@@ -77,6 +80,8 @@ class RepairCounts:
     shared_phones: int = 0
     rankings_written: int = 0
     rankings_deleted: int = 0
+    dispatches_planned: int = 0
+    dispatches_unassigned: int = 0
 
 
 def repair_contacts(
@@ -237,11 +242,17 @@ def _mark_repaired(
         .returning(Debtor.id)
         .execution_options(synchronize_session=False)
     ).scalars()
+    newly: dict[int, PlannedContact] = {}
     for debtor_id in sorted(moved):
         contact = repaired[debtor_id]
         counts.newly_repaired += 1
+        newly[debtor_id] = PlannedContact(contact.channel, contact.value, contact.confidence)
         record_audit(
             session, "repair", "debtor.repaired", "debtor", debtor_id,
             run_id=run_id, channel=contact.channel, confidence=contact.confidence,
             sources=len(contact.sources()),
         )  # fmt: skip
+    # The transactional outbox: the dispatches commit or roll back with the repair itself.
+    planned = plan_dispatches(session, newly, run_id)
+    counts.dispatches_planned += planned.planned
+    counts.dispatches_unassigned += planned.unassigned

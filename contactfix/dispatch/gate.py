@@ -1,0 +1,97 @@
+"""The contact policy applied to one dispatch: the mediator's hours and the debtor's contact rules.
+
+A dispatch texts the mediator a call path to the debtor, so two parties are contacted: the mediator
+(by SMS, within their working hours) and, through the mediator's call, the debtor (within the
+debtor's contact hours and call caps, never after an objection or on the do-not-contact list). It may
+go out only when both allow it; otherwise it waits for the earliest instant both do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contactfix.db.dispatch_models import CallAttempt, DoNotContact, Mediator
+from contactfix.db.models import Contact, ContactStatus
+from contactfix.policy import ContactAttempt, ContactHistory, Decision, PolicyProfile, Window, evaluate
+
+__all__ = ["Party", "debtor_party", "decide", "mediator_party"]
+
+# Each round moves the candidate instant to a later one; the rules settle in a few.
+_MAX_ROUNDS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One party the dispatch contacts: the attempt and what happened with that contact so far."""
+
+    attempt: ContactAttempt
+    history: ContactHistory
+
+
+def mediator_party(mediator: Mediator) -> Party:
+    """The text to the mediator: their own hours and zone when on record, else the profile's."""
+    hours = Window.parse(mediator.hours) if mediator.hours else None
+    attempt = ContactAttempt(
+        recipient="mediator",
+        channel="sms",
+        mentions_debt=True,
+        timezone=mediator.timezone,
+        mediator_hours=hours,
+    )
+    return Party(attempt, ContactHistory())
+
+
+def debtor_party(session: Session, phone: str, profile: PolicyProfile, now: dt.datetime) -> Party:
+    """The debtor the mediator will call at ``phone``, with its call history and stops from the database."""
+    days = max(profile.rolling_call_days, profile.call_pause_days_after_conversation, 1) + 1
+    since = now - dt.timedelta(days=days)
+    calls = session.execute(
+        select(CallAttempt.at, CallAttempt.answered).where(
+            CallAttempt.value == phone, CallAttempt.at >= since
+        )
+    ).all()
+    answered = [at for at, was_answered in calls if was_answered]
+    listed = session.scalar(
+        select(DoNotContact.id).where(DoNotContact.channel == "phone", DoNotContact.value == phone).limit(1)
+    )
+    objected = session.scalar(
+        select(Contact.id)
+        .where(
+            Contact.channel == "phone", Contact.value == phone, Contact.status == ContactStatus.OBJECTED.value
+        )
+        .limit(1)
+    )
+    history = ContactHistory(
+        call_attempts=tuple(at for at, _ in calls),
+        do_not_contact=listed is not None,
+        objected=objected is not None,
+        last_conversation_at=max(answered) if answered else None,
+    )
+    attempt = ContactAttempt(recipient="debtor", channel="call", mentions_debt=True)
+    return Party(attempt, history)
+
+
+def decide(parties: Sequence[Party], profile: PolicyProfile, now: dt.datetime) -> Decision:
+    """Allowed when every party's rules allow ``now``; a stop blocks; else deferred to when all allow."""
+    first = [evaluate(p.attempt, p.history, profile, now) for p in parties]
+    blocked = next((d for d in first if d.blocked), None)
+    if blocked is not None:
+        return blocked
+    refusing = next((d for d in first if not d.allowed), None)
+    if refusing is None:
+        return first[0]
+    candidate = now
+    for _ in range(_MAX_ROUNDS):
+        decisions = [evaluate(p.attempt, p.history, profile, candidate) for p in parties]
+        waits = [d.defer_until for d in decisions if d.defer_until is not None and not d.allowed]
+        if not waits:
+            break
+        candidate = max(waits)
+    why = refusing.reason.split(";")[0]
+    reason = f"{why}; deferred to {candidate.astimezone(profile.zone):%Y-%m-%d %H:%M} {profile.timezone}"
+    return Decision(allowed=False, rule=refusing.rule, reason=reason, defer_until=candidate)

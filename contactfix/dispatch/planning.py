@@ -1,0 +1,132 @@
+"""The transactional outbox: dispatch rows written in the same transaction as the repair that caused them.
+
+A repair that commits has its dispatches committed with it; one that rolls back leaves none. Nothing
+here talks to Redis: the relay (:mod:`contactfix.dispatch.relay`) enqueues the rows later, so a broker
+that is down at commit time loses nothing.
+
+Each row is keyed by :func:`idempotency_key` of (debtor, contact, channel, purpose): planning the same
+repair twice, in a rerun or after a crash, inserts nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from contactfix.db.dispatch_models import Dispatch
+from contactfix.db.identity_models import ContactRanking
+from contactfix.db.models import Debtor, DebtorStatus
+from contactfix.dispatch.mediators import assign_cases
+
+__all__ = [
+    "PURPOSE_REPAIRED",
+    "PlanCounts",
+    "PlannedContact",
+    "idempotency_key",
+    "plan_dispatches",
+    "plan_undispatched",
+]
+
+PURPOSE_REPAIRED = "repaired_contact"
+# Mediators hear of a repaired contact by text; the text carries a call path to the debtor.
+CHANNEL_SMS = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedContact:
+    """The contact that repaired a debtor: channel ("phone"), E.164 value, and its confidence."""
+
+    channel: str
+    value: str
+    confidence: float | None = None
+
+
+@dataclass(slots=True)
+class PlanCounts:
+    """``planned``: new dispatch rows; ``existing``: already there; ``unassigned``: no mediator yet."""
+
+    planned: int = 0
+    existing: int = 0
+    unassigned: int = 0
+
+
+def idempotency_key(debtor_id: int, contact_channel: str, value: str, channel: str, purpose: str) -> str:
+    """SHA-256 hex of (debtor, contact, channel, purpose): the same on every run, and free of PII.
+
+    It travels with the message (outbox line, provider OutId), whose recipient details are there
+    anyway, so hashing without a secret gives away nothing the message does not already carry.
+    """
+    text = "\x1f".join((str(debtor_id), contact_channel, value, channel, purpose))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plan_dispatches(
+    session: Session, repaired: Mapping[int, PlannedContact], run_id: int | None
+) -> PlanCounts:
+    """Write one pending dispatch per repaired debtor (debtor id → its repairing contact).
+
+    Debtors get a mediator first (:func:`~contactfix.dispatch.mediators.assign_cases`); those left
+    without one (no active mediator) are counted, not dispatched: adding a mediator plans them
+    (:func:`plan_undispatched`). Flushes through ``session``; the caller's transaction commits.
+    """
+    counts = PlanCounts()
+    if not repaired:
+        return counts
+    mediators = assign_cases(session, repaired)
+    rows: list[dict[str, Any]] = []
+    for debtor_id, contact in sorted(repaired.items()):
+        mediator_id = mediators.get(debtor_id)
+        if mediator_id is None:
+            counts.unassigned += 1
+            continue
+        key = idempotency_key(debtor_id, contact.channel, contact.value, CHANNEL_SMS, PURPOSE_REPAIRED)
+        rows.append(
+            {
+                "idempotency_key": key,
+                "debtor_id": debtor_id,
+                "mediator_id": mediator_id,
+                "channel": CHANNEL_SMS,
+                "purpose": PURPOSE_REPAIRED,
+                "contact_channel": contact.channel,
+                "contact_value": contact.value,
+                "confidence": contact.confidence,
+                "run_id": run_id,
+            }
+        )
+    inserted = _insert_new(session, rows)
+    counts.planned = inserted
+    counts.existing = len(rows) - inserted
+    return counts
+
+
+def plan_undispatched(session: Session) -> PlanCounts:
+    """Plan dispatches for repaired debtors that have none yet (their best-ranked phone)."""
+    no_dispatch = ~exists().where(Dispatch.debtor_id == Debtor.id)
+    query = (
+        select(Debtor.id, ContactRanking.channel, ContactRanking.value, ContactRanking.confidence)
+        .join(ContactRanking, and_(ContactRanking.debtor_id == Debtor.id, ContactRanking.rank == 1))
+        .where(Debtor.status == DebtorStatus.REPAIRED.value, ContactRanking.channel == "phone", no_dispatch)
+    )
+    repaired = {
+        debtor: PlannedContact(channel, value, confidence)
+        for debtor, channel, value, confidence in session.execute(query)
+    }
+    return plan_dispatches(session, repaired, None)
+
+
+def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows whose key is new (ON CONFLICT DO NOTHING); return how many were."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    inserted = 0
+    for start in range(0, len(rows), 1000):
+        statement = module.insert(Dispatch).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        result = session.execute(statement.returning(Dispatch.id), rows[start : start + 1000])
+        inserted += len(result.all())
+    return inserted

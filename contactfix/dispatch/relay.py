@@ -1,0 +1,71 @@
+"""The relay: from the database to the queue. The beat runs it every few seconds.
+
+It enqueues the id of every dispatch that is due and not already on its way: pending ones, deferred
+ones whose time has come, and ``sending`` ones whose worker's lease ran out (a worker killed mid-send,
+or a retry whose message Redis lost). A dispatch enqueued ``requeue_after`` seconds ago and still not
+finished is enqueued again, so a Redis that restarted empty loses nothing. Enqueueing twice is
+harmless: only one worker can claim a dispatch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from contactfix.db.dispatch_models import Dispatch, DispatchState
+
+__all__ = ["due_dispatches", "relay"]
+
+log = logging.getLogger(__name__)
+S = DispatchState
+
+
+def due_dispatches(engine: Engine, now: dt.datetime, requeue_after_s: float, limit: int) -> list[int]:
+    """Ids of up to ``limit`` dispatches to enqueue now, oldest first."""
+    stale = now - dt.timedelta(seconds=requeue_after_s)
+    due = or_(
+        Dispatch.state == S.PENDING.value,
+        and_(Dispatch.state == S.DEFERRED.value, Dispatch.next_attempt_at <= now),
+        and_(Dispatch.state == S.SENDING.value, Dispatch.lease_until <= now),
+    )
+    not_queued = or_(Dispatch.enqueued_at.is_(None), Dispatch.enqueued_at <= stale)
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(Dispatch.id).where(due, not_queued).order_by(Dispatch.id).limit(limit)
+            ).scalars()
+        )
+
+
+def relay(
+    engine: Engine,
+    enqueue: Callable[[int], None],
+    *,
+    now: dt.datetime,
+    requeue_after_s: float,
+    limit: int = 10_000,
+) -> int:
+    """Enqueue the due dispatches; return how many were. Stops at the first enqueue that fails.
+
+    Each row is marked enqueued before its message is published, in batches: a crash between the
+    two leaves rows that look queued, and the next relay after ``requeue_after_s`` enqueues them.
+    """
+    ids = due_dispatches(engine, now, requeue_after_s, limit)
+    sent = 0
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        with engine.begin() as connection:
+            connection.execute(update(Dispatch).where(Dispatch.id.in_(batch)).values(enqueued_at=now))
+        for dispatch_id in batch:
+            try:
+                enqueue(dispatch_id)
+            except Exception as exc:  # the broker is down: the rows will be due again later
+                log.warning("relay: enqueue failed after %d of %d dispatches: %s", sent, len(ids), exc)
+                return sent
+            sent += 1
+    if sent:
+        log.info("relay: %d dispatches enqueued", sent)
+    return sent

@@ -1,0 +1,63 @@
+"""Dispatch as the service runs it: one sender per worker process, built from the settings.
+
+The Celery tasks and ``contactfix demo`` call :func:`sender_for`; it opens the connectors, the policy
+profile and (with a Redis broker) the shared rate limiter once per process and reuses them.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from contactfix.db.engine import make_engine
+from contactfix.dispatch.channels import Channels, load_channels_config
+from contactfix.dispatch.ratelimit import RateLimiter
+from contactfix.dispatch.sender import DispatchSender, SenderSettings
+from contactfix.policy import load_profile
+from contactfix.settings import Settings
+
+__all__ = ["close_senders", "sender_for", "sender_settings"]
+
+_senders: dict[int, tuple[Settings, DispatchSender]] = {}
+_lock = threading.Lock()
+
+
+def sender_settings(settings: Settings) -> SenderSettings:
+    """The sender's part of the service settings."""
+    return SenderSettings(
+        lease_s=settings.dispatch_lease_s,
+        max_attempts=settings.dispatch_max_attempts,
+        backoff_base_s=settings.dispatch_backoff_base_s,
+        backoff_cap_s=settings.dispatch_backoff_cap_s,
+        binding_hours=settings.dispatch_binding_hours,
+    )
+
+
+def _build(settings: Settings) -> DispatchSender:
+    engine = make_engine(settings.database_url)
+    channels = Channels.open(load_channels_config(settings))
+    policy_path = Path(settings.policy_file) if settings.policy_file else None
+    profile = load_profile(settings.policy_profile, policy_path)
+    limiter = None
+    if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://")):
+        limiter = RateLimiter.from_url(settings.broker_url)
+    return DispatchSender(engine, channels, profile, sender_settings(settings), limiter=limiter)
+
+
+def sender_for(settings: Settings) -> DispatchSender:
+    """This process's sender for ``settings`` (built on first use)."""
+    with _lock:
+        cached = _senders.get(id(settings))
+        if cached is None or cached[0] is not settings:
+            cached = (settings, _build(settings))
+            _senders[id(settings)] = cached
+        return cached[1]
+
+
+def close_senders() -> None:
+    """Close every sender's connectors and database pool (tests, and a worker shutting down)."""
+    with _lock:
+        for _, sender in _senders.values():
+            sender.channels.close()
+            sender.engine.dispose()
+        _senders.clear()
