@@ -93,9 +93,13 @@ class Settings(BaseSettings):
     def _countdowns_fit_the_visibility_timeout(self) -> Settings:
         # A task message that waits longer than the visibility timeout is delivered twice by Redis.
         timeout = self.dispatch_visibility_timeout_s
-        for name in ("dispatch_backoff_cap_s", "dispatch_lease_s"):
-            if getattr(self, name) >= timeout:
-                raise ValueError(f"{name} must be below dispatch_visibility_timeout_s ({timeout})")
+        too_long = [
+            f"{name} must be below dispatch_visibility_timeout_s ({timeout})"
+            for name in ("dispatch_backoff_cap_s", "dispatch_lease_s")
+            if getattr(self, name) >= timeout
+        ]
+        if too_long:
+            raise ValueError("; ".join(too_long))
         return self
 
     @property

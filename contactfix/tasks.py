@@ -63,6 +63,13 @@ def beat_schedule(
     }
 
 
+def _transport(broker_url: str | None) -> str | None:
+    """Our Redis transport for redis:// brokers (see :mod:`contactfix.dispatch.broker`), else kombu's."""
+    if broker_url and broker_url.startswith("redis://"):
+        return "contactfix.dispatch.broker:Transport"
+    return None
+
+
 def make_celery(settings: Settings) -> Celery:
     """A Celery app for ``settings``: their broker (none: eager, in process), time zone and beat schedule."""
     celery = Celery("contactfix", broker=settings.broker_url or "memory://")
@@ -81,6 +88,7 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
+        broker_transport=_transport(settings.broker_url),
         broker_transport_options={
             "visibility_timeout": settings.dispatch_visibility_timeout_s,
             "unacked_restore_interval": settings.dispatch_restore_interval_s,

@@ -83,3 +83,17 @@ def test_settings_are_immutable() -> None:
     settings = load_settings({})
     with pytest.raises(ValueError):
         settings.database_url = "sqlite://"  # type: ignore[misc]
+
+
+def test_dispatch_countdowns_and_leases_must_stay_below_the_visibility_timeout() -> None:
+    # Redis delivers a task message again once it waited longer than the visibility timeout.
+    fits = load_settings(
+        {}, dispatch_visibility_timeout_s=100, dispatch_backoff_cap_s=99, dispatch_lease_s=99
+    )
+    assert (fits.dispatch_backoff_cap_s, fits.dispatch_lease_s) == (99, 99)
+    for name in ("dispatch_backoff_cap_s", "dispatch_lease_s"):
+        too_long = {"dispatch_backoff_cap_s": 99, "dispatch_lease_s": 99, name: 100}
+        with pytest.raises(SettingsError, match=f"{name} must be below dispatch_visibility_timeout_s"):
+            load_settings({}, dispatch_visibility_timeout_s=100, **too_long)
+    with pytest.raises(SettingsError, match="dispatch_visibility_timeout_s"):
+        load_settings({"CONTACTFIX_DISPATCH_VISIBILITY_TIMEOUT_S": "60"})  # the defaults are longer

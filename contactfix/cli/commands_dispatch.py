@@ -60,7 +60,8 @@ def add_command(
     hours_text = shown[4] or "the policy default"
     console.print(f"mediator {shown[0]}: {shown[1]} ({shown[2]}), {shown[3]}, hours {hours_text}")
     if planned.planned:
-        console.print(f"{planned.planned} waiting repaired debtors assigned and queued for dispatch")
+        console.print(f"{planned.planned} waiting repaired debtors assigned to mediators")
+        console.print(f"{kick_relay()} dispatches relayed now (without a broker: sent in this process)")
 
 
 @mediators_app.command("list")

@@ -126,7 +126,8 @@ class Dispatch(Base):
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     connector: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
-    binding_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Call records name the binding: looked up by it.
+    binding_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)  # masked
     rule: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the last policy decision's
     created_at: Mapped[dt.datetime] = _created_at()

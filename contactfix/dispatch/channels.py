@@ -8,6 +8,7 @@ Every mistake (unknown connector, missing variable, bad limit) is a SettingsErro
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -69,6 +70,9 @@ class Channels:
     def close(self) -> None:
         """Release the connectors' connections."""
         self.sms.close()
+        close = getattr(self.call, "close", None)
+        if close is not None and self.call is not self.sms:  # type: ignore[comparison-overlap]
+            close()
 
 
 def default_connectors_path(settings: Settings) -> Path:
@@ -116,12 +120,7 @@ def load_channels_config(
         options[name] = _resolve_env(name, table, env, problems)
         if name == "outbox":
             options[name].setdefault("path", settings.outbox_path)
-    per_minute = dispatch.get("recipient_rate_per_minute", 30.0)
-    recipient = _limit(
-        "dispatch",
-        {"rate_per_s": _number(per_minute) / 60, "burst": dispatch.get("recipient_burst", 60.0)},
-        problems,
-    )
+    recipient = _recipient_limit(dispatch, problems)
     unknown = set(dispatch) - {"sms", "call", "recipient_rate_per_minute", "recipient_burst"}
     problems += [f"dispatch.{key}: unknown key in {source}" for key in sorted(unknown)]
     if problems:
@@ -134,13 +133,31 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float("nan")
 
 
+def _positive(value: float) -> bool:
+    # NaN (not a number at all) and infinity (a bucket that never empties) are both refused.
+    return math.isfinite(value) and value > 0
+
+
 def _limit(where: str, table: dict[str, Any], problems: list[str]) -> RateLimit | None:
     values = {key: _number(table.pop(key, float("nan"))) for key in _LIMIT_KEYS}
-    bad = [key for key, value in values.items() if not value > 0]
+    bad = [key for key, value in values.items() if not _positive(value)]
     if bad:
         problems += [f"{where}.{key}: set a positive number" for key in bad]
         return None
     return RateLimit(values["rate_per_s"], values["burst"])
+
+
+def _recipient_limit(dispatch: dict[str, Any], problems: list[str]) -> RateLimit | None:
+    """The per-recipient bucket, its problems named by the keys the file uses."""
+    values = {
+        "recipient_rate_per_minute": _number(dispatch.get("recipient_rate_per_minute", 30.0)),
+        "recipient_burst": _number(dispatch.get("recipient_burst", 60.0)),
+    }
+    bad = [key for key, value in values.items() if not _positive(value)]
+    if bad:
+        problems += [f"dispatch.{key}: set a positive number" for key in bad]
+        return None
+    return RateLimit(values["recipient_rate_per_minute"] / 60, values["recipient_burst"])
 
 
 def _resolve_env(

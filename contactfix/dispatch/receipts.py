@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from connectors.base import DeliveryStatus
 from contactfix.db.dispatch_models import CallAttempt, Dispatch, DispatchState
 
-__all__ = ["Receipt", "apply_receipts", "record_calls"]
+__all__ = ["Receipt", "apply_receipts", "dispatch_of_binding", "record_calls"]
 
 S = DispatchState
 _FINAL = {
@@ -85,5 +85,12 @@ def record_calls(session: Session, calls: Iterable[CallAttempt]) -> int:
 
 
 def dispatch_of_binding(session: Session, binding_id: str) -> int | None:
-    """The dispatch that granted the call path ``binding_id``, if any."""
-    return session.scalar(select(Dispatch.id).where(Dispatch.binding_id == binding_id).limit(1))
+    """The dispatch that granted the call path ``binding_id``, if any.
+
+    ``binding_id`` is the whole id the call connector gave, or the provider's subscription id that
+    begins it: an AXB binding is kept as ``SubsId:SecretNo`` (unbinding needs both), while its call
+    records carry only the ``SubsId``.
+    """
+    prefix = Dispatch.binding_id.startswith(f"{binding_id}:", autoescape=True)
+    query = select(Dispatch.id).where(or_(Dispatch.binding_id == binding_id, prefix))
+    return session.scalar(query.order_by(Dispatch.id).limit(1))

@@ -113,9 +113,10 @@ class DispatchSender:
             session.execute(insert(DispatchDecision).values(_decision_row(dispatch_id, decision, now)))
             if not decision.allowed:
                 return self._hold(session, row, decision, now)
+            mediator_phone = mediator.phone  # read before the commit expires the row
             session.commit()
         if self.limiter is not None:
-            waited = self._take_tokens(mediator.phone)
+            waited = self._take_tokens(mediator_phone)
             if waited is not None:
                 return SendOutcome("rate_limited", retry_in=waited)
         if not self._claim(dispatch_id, now):
@@ -186,11 +187,15 @@ class DispatchSender:
             assert row is not None and mediator is not None
             facts = case_facts(session, row.debtor_id)
             key, attempts, debtor_phone = row.idempotency_key, row.attempts, row.contact_value
+            mediator_phone = mediator.phone
+        if attempts > self.settings.max_attempts:  # every earlier claim ended with its worker lost
+            lost = WorkerLostMidSend(f"{attempts - 1} attempts ended with no outcome (workers lost mid-send)")
+            return self._finish(dispatch_id, S.DEAD, now, error=lost)
         try:
-            binding = self._bind(key, mediator.phone, debtor_phone, now)
+            binding = self._bind(key, mediator_phone, debtor_phone, now)
             text = compose(facts, binding, debtor_phone, self.profile.zone)
             message = SmsMessage(
-                to=mediator.phone, text=text, idempotency_key=key, metadata={"dispatch_id": str(dispatch_id)}
+                to=mediator_phone, text=text, idempotency_key=key, metadata={"dispatch_id": str(dispatch_id)}
             )
             result = self.channels.sms.send(message)
         except PermanentError as exc:
@@ -262,6 +267,10 @@ class DispatchSender:
         if error is not None:
             log.warning("dispatch %d %s: %s", dispatch_id, state.value, _error(error))
         return SendOutcome(state.value)
+
+
+class WorkerLostMidSend(Exception):
+    """Recorded as a dispatch's last error when every claim of it ended with its worker gone."""
 
 
 def _not_yet(row: Dispatch, now: dt.datetime) -> str | None:

@@ -13,9 +13,8 @@ __all__ = ["retry_dead", "state_counts"]
 
 def state_counts(session: Session) -> dict[str, int]:
     """Every state → how many dispatches are in it (zeros included), in the order of the life cycle."""
-    found = dict(
-        session.execute(select(Dispatch.state, func.count()).group_by(Dispatch.state)).tuples().all()
-    )
+    rows = session.execute(select(Dispatch.state, func.count()).group_by(Dispatch.state))
+    found = {state: int(count) for state, count in rows}
     return {state.value: int(found.get(state.value, 0)) for state in DispatchState}
 
 

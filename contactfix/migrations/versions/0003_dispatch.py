@@ -108,6 +108,7 @@ def _create_dispatches() -> None:
     )
     op.create_index(op.f("ix_dispatches_debtor_id"), "dispatches", ["debtor_id"])
     op.create_index(op.f("ix_dispatches_provider_message_id"), "dispatches", ["provider_message_id"])
+    op.create_index(op.f("ix_dispatches_binding_id"), "dispatches", ["binding_id"])
     op.create_index(op.f("ix_dispatches_state_next_attempt_at"), "dispatches", ["state", "next_attempt_at"])
     op.create_table(
         "dispatch_decisions",

@@ -1,0 +1,316 @@
+"""``contactfix mediators …`` / ``dispatch …`` / ``worker`` as operators run them, and the HTTP API.
+
+The CLI runs in a subprocess on a SQLite file that ``contactfix db upgrade`` built (once, then copied);
+the API on the same kind of file, called over ASGI in process (Starlette's Client needs httpx, which
+the dev dependencies do not ship).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dispatch_support import add_mediators, debtor_phone, make_debtors, plan_for
+from fastapi import FastAPI
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import Session
+
+from connectors.outbox import read_outbox
+from contactfix.api import create_app
+from contactfix.db.dispatch_models import CallAttempt, Dispatch
+from contactfix.db.engine import make_engine
+from contactfix.db.identity_models import ContactRanking, ReconcileRun
+from contactfix.db.migrate import head_revision
+from contactfix.settings import load_settings
+
+CONTACTFIX = str(Path(sys.executable).with_name("contactfix"))
+MEDIATOR_PHONE = "13800000001"
+
+
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file that ``contactfix db upgrade`` migrated."""
+    path = tmp_path_factory.mktemp("cli") / "upgraded.sqlite3"
+    result = subprocess.run(
+        [CONTACTFIX, "db", "upgrade"], env=cli_env(f"sqlite:///{path}", path.parent), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.fixture
+def database(upgraded: Path, tmp_path: Path) -> str:
+    path = tmp_path / "contactfix.sqlite3"
+    shutil.copyfile(upgraded, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[Engine]:
+    engine = make_engine(database)
+    yield engine
+    engine.dispose()
+
+
+def cli_env(url: str, folder: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
+    env |= {"CONTACTFIX_DATABASE_URL": url, "CONTACTFIX_OUTBOX_PATH": str(folder / "outbox.jsonl")}
+    return env
+
+
+def contactfix(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    folder = Path(database.removeprefix("sqlite:///")).parent
+    return subprocess.run(
+        [CONTACTFIX, *args], env=cli_env(database, folder), cwd=folder, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def set_states(engine: Engine, states: dict[int, str]) -> None:
+    with engine.begin() as connection:
+        for dispatch_id, state in states.items():
+            connection.execute(update(Dispatch).where(Dispatch.id == dispatch_id).values(state=state))
+
+
+def dispatch_states(engine: Engine) -> dict[int, str]:
+    with engine.connect() as connection:
+        return {i: state for i, state in connection.execute(select(Dispatch.id, Dispatch.state))}
+
+
+# --- the CLI -----------------------------------------------------------------------------------------
+
+
+def test_adding_a_mediator_plans_the_debtors_waiting_for_one(database: str, engine: Engine) -> None:
+    debtors = make_debtors(engine, 2)
+    with Session(engine) as session, session.begin():  # repaired while no mediator could take them
+        run = ReconcileRun(status="completed", full=True)
+        session.add(run)
+        session.flush()
+        session.execute(insert(ContactRanking), [
+            {"debtor_id": d, "channel": "phone", "value": debtor_phone(i), "rank": 1, "confidence": 0.98,
+             "sources": [], "run_id": run.id} for i, d in enumerate(debtors)
+        ])  # fmt: skip
+
+    added = contactfix(database, "mediators", "add", "王调解", "--phone", MEDIATOR_PHONE, "--center",
+                       "鼓楼调解中心", "--hours", "08:30-17:30")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "mediator 1: 王调解 (鼓楼调解中心), +86 138****0001, hours 08:30-17:30" in added.stdout
+    assert "2 waiting repaired debtors assigned to mediators" in added.stdout
+    assert "2 dispatches relayed now" in added.stdout
+    assert MEDIATOR_PHONE not in added.stdout + added.stderr
+    with Session(engine) as session:
+        planned = session.execute(select(Dispatch.debtor_id, Dispatch.mediator_id, Dispatch.state)).all()
+    assert sorted((d, m) for d, m, _ in planned) == [(debtors[0], 1), (debtors[1], 1)]
+    # Sent in this process at once (no broker): delivered within the hours, deferred outside them.
+    assert {state for _, _, state in planned} <= {"delivered", "deferred"}
+
+    listed = contactfix(database, "mediators", "list")
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if "王调解" in line)
+    for cell in ("鼓楼调解中心", "+86 138****0001", "08:30-17:30", "yes", "2"):
+        assert cell in line
+    assert MEDIATOR_PHONE not in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [("--phone", "13800000001999", "phone:"), ("--hours", "18:00-08:00", "hours:")],
+)
+def test_a_bad_mediator_is_refused_naming_the_field(
+    database: str, option: str, value: str, field: str
+) -> None:
+    given = {"--phone": "13900000009", "--hours": "09:00-17:00"} | {option: value}
+    args = [part for pair in given.items() for part in pair]
+    refused = contactfix(database, "mediators", "add", "李调解", "--center", "鼓楼调解中心", *args)
+    assert refused.returncode == 2
+    assert f"error: {field}" in refused.stderr and "Traceback" not in refused.stderr
+    for phone in ("13800000001999", "13900000009"):
+        assert phone not in refused.stdout + refused.stderr
+    with make_engine(database).connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM mediators").scalar_one() == 0
+
+
+def test_dispatch_status_json_is_one_line_of_state_counts(database: str, engine: Engine) -> None:
+    debtors = make_debtors(engine, 4)
+    add_mediators(engine, 1)
+    plan_for(engine, debtors)
+    set_states(engine, {2: "deferred", 3: "dead", 4: "dead"})
+    shown = contactfix(database, "dispatch", "status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("\n") == 1
+    assert json.loads(shown.stdout) == {
+        "pending": 1, "deferred": 1, "sending": 0, "sent": 0, "delivered": 0, "failed": 0, "dead": 2,
+        "blocked": 0,
+    }  # fmt: skip
+
+
+def test_retry_dead_requeues_the_dead_and_sends_them_in_process(database: str, engine: Engine) -> None:
+    debtors = make_debtors(engine, 3)
+    add_mediators(engine, 1)
+    plan_for(engine, debtors)
+    set_states(engine, {1: "dead", 2: "dead", 3: "failed"})
+    revived = contactfix(database, "dispatch", "retry-dead")
+    assert revived.returncode == 0, revived.stderr
+    assert "2 dead dispatches back to pending" in revived.stdout
+    # Without a broker the relay runs here and now: delivered within the hours, else deferred to them.
+    states = dispatch_states(engine)
+    assert states[3] == "failed" and {states[1], states[2]} <= {"delivered", "deferred"}
+    sms = [entry for entry in read_outbox(Path(database.removeprefix("sqlite:///")).parent / "outbox.jsonl")
+           if entry["kind"] == "sms"]  # fmt: skip
+    assert len(sms) == list(states.values()).count("delivered")
+
+
+def test_worker_without_a_broker_says_which_setting_to_set(database: str) -> None:
+    refused = contactfix(database, "worker")
+    assert refused.returncode == 2
+    assert "CONTACTFIX_BROKER_URL" in refused.stderr and "Traceback" not in refused.stderr
+
+
+# --- the API -----------------------------------------------------------------------------------------
+
+
+class Client:
+    """Requests straight to the ASGI app: the whole FastAPI stack, no sockets."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+        return asyncio.run(self._request(method, path, body))
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: object) -> tuple[int, Any]:
+        raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return self.request("POST", path, raw)
+
+    async def _request(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        incoming = [{"type": "http.request", "body": body, "more_body": False}]
+        answer: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            answer.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        }  # fmt: skip
+        await self.app(scope, receive, send)
+        status = next(m["status"] for m in answer if m["type"] == "http.response.start")
+        content = b"".join(m.get("body", b"") for m in answer if m["type"] == "http.response.body")
+        return status, json.loads(content) if content else None
+
+
+@pytest.fixture
+def client(database: str, engine: Engine) -> Client:
+    return Client(create_app(load_settings(environ={}, database_url=database), engine))
+
+
+def sent_dispatch(engine: Engine) -> str:
+    """Dispatch 1, taken by Alibaba Cloud as BizId 100^0 and bound as AXB 1000000768790001; its key."""
+    make_dispatches_for_api(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            update(Dispatch).where(Dispatch.id == 1).values(
+                state="sent", provider_message_id="100^0", binding_id="1000000768790001:17100001111",
+            )
+        )  # fmt: skip
+        return str(connection.execute(select(Dispatch.idempotency_key).where(Dispatch.id == 1)).scalar_one())
+
+
+def make_dispatches_for_api(engine: Engine) -> None:
+    debtors = make_debtors(engine, 2)
+    add_mediators(engine, 1)
+    plan_for(engine, debtors)
+
+
+def sms_report(key: str, *, success: bool = True, at: str = "2026-11-24 12:00:05") -> dict[str, Any]:
+    """An SmsReport entry as Alibaba Cloud pushes it."""
+    return {
+        "phone_number": MEDIATOR_PHONE, "send_time": "2026-11-24 12:00:00", "report_time": at,
+        "success": success, "err_code": "DELIVERED" if success else "UNDELIV",
+        "err_msg": "用户接收成功" if success else "用户接收失败", "sms_size": "1", "biz_id": "100^0",
+        "out_id": key,
+    }  # fmt: skip
+
+
+def test_an_sms_report_delivers_a_sent_dispatch_once(client: Client, engine: Engine) -> None:
+    key = sent_dispatch(engine)
+    assert client.post("/webhooks/aliyun/sms-report", [sms_report(key)]) == (200, {"code": 0, "msg": "成功"})
+    delivered_at = dt.datetime(2026, 11, 24, 4, 0, 5, tzinfo=dt.UTC)
+    with Session(engine) as session:
+        row = session.get(Dispatch, 1)
+        assert row is not None and (row.state, row.finished_at) == ("delivered", delivered_at)
+    # Pushed again, and a late failure for the same message: nothing changes.
+    again = [sms_report(key), sms_report(key, success=False, at="2026-11-24 12:09:00")]
+    assert client.post("/webhooks/aliyun/sms-report", again)[0] == 200
+    with Session(engine) as session:
+        row = session.get(Dispatch, 1)
+        assert row is not None and (row.state, row.finished_at) == ("delivered", delivered_at)
+    assert dispatch_states(engine) == {1: "delivered", 2: "pending"}
+    assert client.get("/dispatches/status")[1]["delivered"] == 1
+
+
+def test_an_unreadable_push_is_refused_so_the_provider_sends_it_again(client: Client, engine: Engine) -> None:
+    key = sent_dispatch(engine)
+    for path in ("/webhooks/aliyun/sms-report", "/webhooks/aliyun/call-record"):
+        for body in (b"<xml>not json</xml>", b'{"biz_id": "100^0"}', b"\xff\xfe"):
+            assert client.post(path, body)[0] == 400, (path, body)
+    # One unreadable entry does not hold up the others.
+    mixed = [{"biz_id": "", "success": True}, sms_report(key)]
+    assert client.post("/webhooks/aliyun/sms-report", mixed)[0] == 200
+    assert dispatch_states(engine)[1] == "delivered"
+
+
+def call_record(call_id: str, *, call_type: int = 0, answered: bool = True) -> dict[str, Any]:
+    """A SecretReport entry: the mediator (A) called the debtor (B) through X."""
+    return {
+        "sub_id": 1000000768790001, "call_id": call_id, "phone_no": MEDIATOR_PHONE, "peer_no": "13912345678",
+        "secret_no": "17100001111", "call_type": call_type, "call_time": "2026-11-24 14:00:00",
+        "start_time": "2026-11-24 14:00:09" if answered else "2026-11-24 14:01:00",
+        "release_time": "2026-11-24 14:01:00", "release_cause": 16, "out_id": "bind-key",
+    }  # fmt: skip
+
+
+def test_call_records_are_stored_once_and_tied_to_their_dispatch(client: Client, engine: Engine) -> None:
+    sent_dispatch(engine)
+    body = [call_record("c-1"), call_record("c-2", answered=False)]
+    assert client.post("/webhooks/aliyun/call-record", body) == (200, {"code": 0, "msg": "成功"})
+    assert client.post("/webhooks/aliyun/call-record", body)[0] == 200  # pushed twice
+    with Session(engine) as session:
+        calls = session.execute(select(CallAttempt.provider_call_id, CallAttempt.value, CallAttempt.at,
+                                       CallAttempt.answered, CallAttempt.dispatch_id)
+                                .order_by(CallAttempt.provider_call_id)).all()  # fmt: skip
+    at = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
+    assert [tuple(c) for c in calls] == [
+        ("c-1", "+8613912345678", at, True, 1), ("c-2", "+8613912345678", at, False, 1),
+    ]  # fmt: skip
+
+
+def test_health_answers_at_the_newest_schema_only(client: Client, tmp_path: Path) -> None:
+    assert client.get("/health") == (200, {"status": "ok", "schema": head_revision()})
+    assert client.get("/dispatches/status") == (200, {
+        "pending": 0, "deferred": 0, "sending": 0, "sent": 0, "delivered": 0, "failed": 0, "dead": 0,
+        "blocked": 0,
+    })  # fmt: skip
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    bare = make_engine(empty)
+    status, answer = Client(create_app(load_settings(environ={}, database_url=empty), bare)).get("/health")
+    bare.dispose()
+    assert status == 503 and "expected" in answer["detail"]
