@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     dispatch_backoff_base_s: float = Field(default=2.0, gt=0)
     dispatch_backoff_cap_s: float = Field(default=240.0, gt=0)
     dispatch_binding_hours: int = Field(default=72, ge=1, le=720)
+    dispatch_batch_size: int = Field(default=10, ge=1, le=500)
 
     @field_validator("timezone")
     @classmethod

@@ -30,9 +30,11 @@ __all__ = [
     "app",
     "beat_schedule",
     "make_celery",
+    "ping",
     "reconcile_nightly",
     "relay_dispatches",
     "send_dispatch",
+    "send_dispatches",
 ]
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ DEFAULT_RECONCILE_AT = "02:00"
 RECONCILE_TASK = "contactfix.reconcile_nightly"
 RELAY_TASK = "contactfix.dispatch_relay"
 SEND_TASK = "contactfix.dispatch_send"
+SEND_BATCH_TASK = "contactfix.dispatch_send_batch"
+PING_TASK = "contactfix.ping"
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -131,29 +135,71 @@ def reconcile_nightly() -> dict[str, Any]:
 @app.task(name=SEND_TASK, bind=True, ignore_result=True, max_retries=None)  # type: ignore[untyped-decorator]
 def send_dispatch(self: Any, dispatch_id: int) -> str:
     """Send dispatch ``dispatch_id`` (an id only); retried after a rate-limit wait or a back-off."""
+    return str(_send(self, [int(dispatch_id)])[0])
+
+
+@app.task(name=SEND_BATCH_TASK, bind=True, ignore_result=True, max_retries=None)  # type: ignore[untyped-decorator]
+def send_dispatches(self: Any, dispatch_ids: list[int]) -> list[str]:
+    """Send a batch of dispatches (ids only, as the relay groups them); the ones that must wait are
+    retried together after the longest wait, the rest are done."""
+    return _send(self, [int(i) for i in dispatch_ids])
+
+
+def _send(task: Any, ids: list[int]) -> list[str]:
     from contactfix.dispatch.errors import DispatchUnavailable
     from contactfix.dispatch.service import sender_for
 
     settings = get_settings()
     try:
-        outcome = sender_for(settings).send(int(dispatch_id))
+        outcomes = sender_for(settings).send_many(ids)
     except DispatchUnavailable as exc:  # Redis (the rate limiter) is down: try again shortly
         if settings.eager:
             raise
-        raise self.retry(exc=exc, countdown=min(5.0, settings.dispatch_backoff_cap_s)) from exc
-    if outcome.retry_in is not None and not settings.eager:
+        raise task.retry(exc=exc, countdown=min(5.0, settings.dispatch_backoff_cap_s)) from exc
+    waiting = {i: o.retry_in for i, o in outcomes.items() if o.retry_in is not None}
+    if waiting and not settings.eager:
         # Never beyond the visibility timeout (settings check the cap); the lease keeps others away.
-        raise self.retry(countdown=min(outcome.retry_in, settings.dispatch_backoff_cap_s))
-    return outcome.result
+        countdown = min(max(waiting.values()), settings.dispatch_backoff_cap_s)
+        args = [sorted(waiting)] if task.name == SEND_BATCH_TASK else [next(iter(waiting))]
+        raise task.retry(args=args, countdown=countdown)
+    return [outcomes[i].result for i in ids]
 
 
 @app.task(name=RELAY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
 def relay_dispatches() -> int:
     """Enqueue every dispatch that is due (beat runs this every few seconds)."""
-    from contactfix.dispatch.relay import relay
+    from contactfix.dispatch.relay import relay_batches
     from contactfix.dispatch.sender import utcnow
     from contactfix.dispatch.service import sender_for
 
     settings = get_settings()
     engine = sender_for(settings).engine
-    return relay(engine, send_dispatch.delay, now=utcnow(), requeue_after_s=settings.dispatch_requeue_after_s)
+    return relay_batches(
+        engine, send_dispatches.delay, now=utcnow(), requeue_after_s=settings.dispatch_requeue_after_s,
+        batch_size=settings.dispatch_batch_size,
+    )  # fmt: skip
+
+
+@app.task(name=PING_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+def ping(counter: str | None = None) -> str:
+    """Do nothing but, given a key, count the call in the broker's Redis: the queue's own speed.
+
+    Operators send it to see that workers answer; ``bench.dispatch_bench`` measures the no-op rate
+    the dispatch rate is compared with.
+    """
+    settings = get_settings()
+    if counter and settings.broker_url and settings.broker_url.startswith("redis://"):
+        _counter_client(settings.broker_url).incr(f"contactfix:ping:{counter}")
+    return "pong"
+
+
+_counters: dict[str, Any] = {}
+
+
+def _counter_client(url: str) -> Any:
+    import redis
+
+    client = _counters.get(url)
+    if client is None:
+        client = _counters[url] = redis.Redis.from_url(url)
+    return client

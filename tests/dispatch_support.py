@@ -31,15 +31,18 @@ def debtor_phone(index: int) -> str:
     return f"+86139{index:08d}"
 
 
-def make_debtors(engine: Engine, count: int, *, status: str = DebtorStatus.REPAIRED.value) -> list[int]:
-    """``count`` debtors of one bank, each on its own bank record; their ids in order."""
+def make_debtors(
+    engine: Engine, count: int, *, status: str = DebtorStatus.REPAIRED.value, batch: str = ""
+) -> list[int]:
+    """``count`` debtors of one bank (a new bank per ``batch``), each on its own record; their ids."""
     with engine.begin() as connection:
         org = connection.execute(
-            insert(Organization).values(name="测试银行", kind="bank").returning(Organization.id)
+            insert(Organization).values(name=f"测试银行{batch}", kind="bank").returning(Organization.id)
         ).scalar_one()
         records = [
-            {"source": "bank", "record_key": f"bank:{i}", "organization_id": org, "reference": f"R{i:07d}",
-             "name_original": f"张{i}", "name": f"张{i}", "case_year": 2025, "court_code": "闽0103",
+            {"source": "bank", "record_key": f"bank{batch}:{i}", "organization_id": org,
+             "reference": f"R{i:07d}", "name_original": f"张{i}", "name": f"张{i}", "case_year": 2025,
+             "court_code": "闽0103",
              "case_type": "民初", "case_sequence": i + 1}
             for i in range(count)
         ]  # fmt: skip
@@ -50,12 +53,13 @@ def make_debtors(engine: Engine, count: int, *, status: str = DebtorStatus.REPAI
             ).all()
         )
         debtors = [
-            {"organization_id": org, "reference": f"R{i:07d}", "source_record_id": ids[f"bank:{i}"],
+            {"organization_id": org, "reference": f"R{i:07d}", "source_record_id": ids[f"bank{batch}:{i}"],
              "party_type": "person", "name_original": "张三丰", "name": "张三丰", "status": status}
             for i in range(count)
         ]  # fmt: skip
         connection.execute(insert(Debtor), debtors)
-        return list(connection.execute(select(Debtor.id).order_by(Debtor.id)).scalars())
+        mine = select(Debtor.id).where(Debtor.organization_id == org).order_by(Debtor.id)
+        return list(connection.execute(mine).scalars())
 
 
 def add_mediators(engine: Engine, count: int = 2, hours: str | None = "08:00-20:00") -> None:

@@ -162,7 +162,8 @@ class ServiceProcess:
 
 def start_worker(env: Mapping[str, str], folder: Path, name: str, concurrency: int = 2) -> ServiceProcess:
     """A Celery worker called ``name``."""
-    args = ["worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "WARNING"]
+    level = env.get("CONTACTFIX_LOG_LEVEL", "WARNING")
+    args = ["worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", level]
     return ServiceProcess(args, env, folder / f"{name}.log")
 
 

@@ -14,7 +14,7 @@ from connectors.base import DeliveryStatus, SendResult, SmsMessage
 from contactfix.db.dispatch_models import CallAttempt, Dispatch
 from contactfix.dispatch.channels import Channels, ChannelsConfig, RateLimit
 from contactfix.dispatch.receipts import Receipt, apply_receipts, dispatch_of_binding, record_calls
-from contactfix.dispatch.relay import due_dispatches, relay
+from contactfix.dispatch.relay import due_dispatches, relay, relay_batches
 from contactfix.dispatch.sender import DispatchSender, SenderSettings
 from contactfix.policy import load_profile
 
@@ -302,3 +302,35 @@ def test_six_calls_today_defer_the_dispatch_to_the_next_morning(
         assert len(sms.sent) == 1
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(CallAttempt)) == 6 + calls_today
+
+
+# --- batches -----------------------------------------------------------------------------------------
+
+
+def test_the_relay_hands_out_due_ids_in_batches_of_the_size_asked(engine: Engine) -> None:
+    make_dispatches(engine, 23)
+    set_rows(engine, {4: {"state": "delivered"}})
+    batches: list[list[int]] = []
+    assert relay_batches(engine, batches.append, now=NOW, requeue_after_s=REQUEUE_S, batch_size=10) == 22
+    assert [len(batch) for batch in batches] == [10, 10, 2]
+    assert sorted(i for batch in batches for i in batch) == [i for i in range(1, 24) if i != 4]
+
+
+def test_a_batch_sends_what_it_may_and_says_why_not_for_the_rest(engine: Engine, tmp_path: Any) -> None:
+    from dispatch_support import outbox_channels
+
+    make_dispatches(engine, 4)
+    set_rows(engine, {2: {"state": "delivered"}, 3: {"state": "sending", "lease_until": at(60)}})
+    worker = DispatchSender(
+        engine, outbox_channels(tmp_path / "outbox.jsonl"), load_profile("cn"), SenderSettings(),
+        clock=lambda: WORKDAY_NOON,
+    )  # fmt: skip
+    outcomes = worker.send_many([1, 2, 3, 4, 99, 1])
+    assert {i: o.result for i, o in outcomes.items()} == {
+        1: "delivered",
+        2: "done",
+        3: "taken",
+        4: "delivered",
+        99: "missing",
+    }
+    assert states(engine) == {1: "delivered", 2: "delivered", 3: "sending", 4: "delivered"}

@@ -25,7 +25,7 @@ from dispatch_support import (
     outbox_channels,
     plan_for,
 )
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Binding, BindRequest, DeliveryStatus, SendResult, SmsMessage
@@ -37,7 +37,8 @@ from contactfix.db.models import Contact, ContactStatus, Debtor
 from contactfix.dispatch.channels import Channels, ChannelsConfig, RateLimit
 from contactfix.dispatch.ratelimit import RateLimiter, connector_key, recipient_key
 from contactfix.dispatch.sender import DispatchSender, SenderSettings, backoff_seconds
-from contactfix.policy import load_profile
+from contactfix.dispatch.snapshot import Snapshot
+from contactfix.policy import Decision, load_profile
 
 # The ``engine`` fixture: an upgraded, empty database, once on SQLite and once on PostgreSQL.
 pytest_plugins = ["dispatch_db"]
@@ -436,9 +437,11 @@ def test_two_senders_racing_on_one_dispatch_claim_it_once(
     barrier = threading.Barrier(2, timeout=30)
 
     class Racing(DispatchSender):
-        def _claim(self, dispatch_id: int, now: dt.datetime) -> bool:
+        def _claim_many(
+            self, connection: Connection, ready: list[tuple[Snapshot, Decision]], now: dt.datetime
+        ) -> dict[int, int]:
             barrier.wait()  # both have passed the gate; now both try to claim
-            return super()._claim(dispatch_id, now)
+            return super()._claim_many(connection, ready, now)
 
     results: list[str] = []
     engines = [make_engine(engine_url) for _ in range(2)]

@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, String, cast, literal, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from connectors.base import Binding
 from connectors.masking import mask_phone
 from contactfix.db.identity_models import IdentityMember
 from contactfix.db.models import Debtor, SourceRecord
 
-__all__ = ["CaseFacts", "case_facts", "compose"]
+__all__ = ["CaseFacts", "case_facts", "case_number_of", "compose", "facts_of", "mask_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +35,36 @@ def case_facts(session: Session, debtor_id: int) -> CaseFacts:
     debtor = session.get(Debtor, debtor_id)
     if debtor is None:
         raise LookupError(f"debtor {debtor_id} no longer exists")
-    identity = select(IdentityMember.identity_id).where(
-        IdentityMember.source_record_id == debtor.source_record_id
-    )
+    return facts_of(session.connection(), debtor.source_record_id, debtor.reference, debtor.name)
+
+
+def case_number_of(
+    source_record_id: ColumnElement[int] | InstrumentedAttribute[int] | int,
+) -> ScalarSelect[str]:
+    """The newest case number among the records of the identity of ``source_record_id`` (a column, so
+    it can be one more column of a larger query), spelled （2025）闽0103民初12号; NULL when none has one."""
+    record = SourceRecord
+    identity = select(IdentityMember.identity_id).where(IdentityMember.source_record_id == source_record_id)
     members = select(IdentityMember.source_record_id).where(
         IdentityMember.identity_id.in_(identity.scalar_subquery())
     )
-    columns = (
-        SourceRecord.case_year,
-        SourceRecord.court_code,
-        SourceRecord.case_type,
-        SourceRecord.case_sequence,
-    )
-    found = session.execute(
-        select(*columns)
-        .where(
-            SourceRecord.id.in_(members) | (SourceRecord.id == debtor.source_record_id),
-            SourceRecord.case_year.is_not(None),
-        )
-        .order_by(SourceRecord.case_year.desc(), SourceRecord.id)
+    spelled = (
+        literal("（", String) + cast(record.case_year, String) + literal("）", String) + record.court_code
+        + record.case_type + cast(record.case_sequence, String) + literal("号", String)
+    )  # fmt: skip
+    return (
+        select(spelled)
+        .where(record.id.in_(members) | (record.id == source_record_id), record.case_year.is_not(None))
+        .order_by(record.case_year.desc(), record.id)
         .limit(1)
-    ).first()
-    case = f"（{found[0]}）{found[1]}{found[2]}{found[3]}号" if found else debtor.reference
-    return CaseFacts(case=case, reference=debtor.reference, masked_name=mask_name(debtor.name))
+        .scalar_subquery()
+    )
+
+
+def facts_of(connection: Connection, source_record_id: int, reference: str, name: str) -> CaseFacts:
+    """:func:`case_facts` for a debtor already read: one query, for the newest case number."""
+    case = connection.execute(select(case_number_of(source_record_id))).scalar()
+    return CaseFacts(case=case or reference, reference=reference, masked_name=mask_name(name))
 
 
 def mask_name(name: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 
 from contactfix.db.dispatch_models import Dispatch, DispatchState
 
-__all__ = ["due_dispatches", "relay"]
+__all__ = ["due_dispatches", "relay", "relay_batches"]
 
 log = logging.getLogger(__name__)
 S = DispatchState
@@ -48,24 +48,46 @@ def relay(
     requeue_after_s: float,
     limit: int = 10_000,
 ) -> int:
-    """Enqueue the due dispatches; return how many were. Stops at the first enqueue that fails.
+    """Enqueue the due dispatches one id per task; see :func:`relay_batches`."""
+    return relay_batches(
+        engine,
+        lambda ids: enqueue(ids[0]),
+        now=now,
+        requeue_after_s=requeue_after_s,
+        batch_size=1,
+        limit=limit,
+    )
 
-    Each row is marked enqueued before its message is published, in batches: a crash between the
-    two leaves rows that look queued, and the next relay after ``requeue_after_s`` enqueues them.
+
+def relay_batches(
+    engine: Engine,
+    enqueue: Callable[[list[int]], None],
+    *,
+    now: dt.datetime,
+    requeue_after_s: float,
+    batch_size: int,
+    limit: int = 10_000,
+) -> int:
+    """Enqueue the due dispatches, ``batch_size`` ids per task; return how many were enqueued.
+
+    Stops at the first enqueue that fails. Rows are marked enqueued before their message is
+    published, 500 at a time: a crash between the two leaves rows that look queued, and the next
+    relay after ``requeue_after_s`` enqueues them again.
     """
     ids = due_dispatches(engine, now, requeue_after_s, limit)
     sent = 0
     for start in range(0, len(ids), 500):
-        batch = ids[start : start + 500]
+        marked = ids[start : start + 500]
         with engine.begin() as connection:
-            connection.execute(update(Dispatch).where(Dispatch.id.in_(batch)).values(enqueued_at=now))
-        for dispatch_id in batch:
+            connection.execute(update(Dispatch).where(Dispatch.id.in_(marked)).values(enqueued_at=now))
+        for first in range(0, len(marked), batch_size):
+            batch = marked[first : first + batch_size]
             try:
-                enqueue(dispatch_id)
+                enqueue(batch)
             except Exception as exc:  # the broker is down: the rows will be due again later
                 log.warning("relay: enqueue failed after %d of %d dispatches: %s", sent, len(ids), exc)
                 return sent
-            sent += 1
+            sent += len(batch)
     if sent:
         log.info("relay: %d dispatches enqueued", sent)
     return sent
