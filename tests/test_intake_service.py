@@ -124,6 +124,43 @@ def test_a_later_file_updates_the_debtor_and_adds_contacts(engine: sa.Engine, tm
     assert rows_of(engine, "SELECT count(*) FROM source_records") == [(1,)]
 
 
+def test_a_batch_of_known_and_new_debtors_updates_the_one_and_inserts_the_other(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # One batch, both ways through the merge: B1's record exists (upserted), B2's is new (inserted).
+    submit_bank_batch(
+        engine, bank_file(tmp_path, [["B1", "张三", ID_A, "13800138000", "福州", "100"]], "a.csv"), "bank"
+    )
+    later = bank_file(
+        tmp_path,
+        [["B2", "李四", ID_B, "13700137000", "厦门", "50"], ["B1", "张三", "", "13900139000", "", ""]],
+        "b.csv",
+    )
+    receipt = submit_bank_batch(engine, later, "bank")
+    assert (receipt.accepted, receipt.rejected) == (2, 0)
+    debtors = rows_of(
+        engine, "SELECT reference, id_number, amount_owed, currency FROM debtors ORDER BY reference"
+    )
+    assert [(d[0], d[1], float(d[2]), d[3]) for d in debtors] == [
+        ("B1", ID_A, 100.0, "CNY"),  # blank in the later file: the earlier ID and amount are kept
+        ("B2", ID_B, 50.0, "CNY"),
+    ]
+    contacts = rows_of(
+        engine,
+        "SELECT r.reference, c.value FROM contacts c JOIN source_records r ON r.id = c.source_record_id"
+        " ORDER BY r.reference, c.value",
+    )
+    assert contacts == [
+        ("B1", "+8613800138000"),
+        ("B1", "+8613900139000"),
+        ("B1", "福州"),
+        ("B2", "+8613700137000"),
+        ("B2", "厦门"),
+    ]
+    linked = "SELECT count(*) FROM debtors d JOIN source_records r ON r.id = d.source_record_id"
+    assert rows_of(engine, "SELECT count(*) FROM source_records") == rows_of(engine, linked) == [(2,)]
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_duplicate_reference_in_a_file_later_row_wins_whatever_the_batch_size(
     engine: sa.Engine, tmp_path: Path, workers: int

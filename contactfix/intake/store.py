@@ -22,10 +22,16 @@ from contactfix.intake.staging import CONTACT_FIELDS, DEBTOR_FIELDS, RECORD_COLU
 
 __all__ = ["RecordWriter"]
 
-# Debtors and contacts are staged with their record's key: the merge finds the record's id.
-_DEBTOR_COLUMNS = ("record_key", *DEBTOR_FIELDS)
+# Contacts are staged with their record's key: the merge finds the record's id. A debtor is staged
+# in its record's row: its other fields are the record's own (the same values, folded by the same
+# rules), so only the bank's fields are added, and each row is sent and parsed once, not twice.
 _CONTACT_COLUMNS = ("record_key", *CONTACT_FIELDS, "seen")
 _RECORD_COLUMNS = RECORD_COLUMNS
+_BANK_FIELDS = ("contract_number", "product", "amount_owed", "currency")
+_BANK_AT = len(DEBTOR_FIELDS) - len(_BANK_FIELDS)
+assert DEBTOR_FIELDS[_BANK_AT:] == _BANK_FIELDS
+assert set(DEBTOR_FIELDS[:_BANK_AT]) <= set(RECORD_COLUMNS)
+_STAGED_RECORD_COLUMNS = (*_RECORD_COLUMNS, *_BANK_FIELDS)
 _ISSUE_COLUMNS = ("submission_id", "row", "field", "reason", "severity")
 _ID_GROUP = ("id_type", "id_number", "id_prefix", "id_suffix", "county_code")
 _TYPES = {
@@ -72,7 +78,7 @@ ON CONFLICT (record_key) DO UPDATE SET
 _UPSERT_DEBTORS = f"""
 INSERT INTO debtors (organization_id, submission_id, source_record_id, {_listed(DEBTOR_FIELDS)})
 SELECT :organization_id, :submission_id, {{record_id}}, {_listed(DEBTOR_FIELDS, "d.")}
-FROM intake_debtors d {{join}} WHERE true
+FROM intake_records d {{join}} WHERE true
 ON CONFLICT (organization_id, reference) DO UPDATE SET
   source_record_id = excluded.source_record_id, submission_id = excluded.submission_id,
   party_type = excluded.party_type, name_original = excluded.name_original, name = excluded.name,
@@ -110,12 +116,36 @@ def _merged_join(alias: str) -> str:
 _SQLITE_RECORDS = _UPSERT_RECORDS
 _SQLITE_DEBTORS = _UPSERT_DEBTORS.format(record_id="r.id", join=_sqlite_join("d"))
 _SQLITE_CONTACTS = _UPSERT_CONTACTS.format(record_id="r.id", join=_sqlite_join("c"))
-# PostgreSQL: one statement. The records' RETURNING (inserted and updated rows alike) is joined in
-# memory, which costs the server far less than one index probe per debtor and contact; the foreign
-# keys are checked at the end of the statement, when the new records are visible.
-_POSTGRES_RECORDS = f"WITH merged AS ({_UPSERT_RECORDS}\nRETURNING id, record_key)"
+# PostgreSQL: one statement. The records' RETURNING is joined in memory, which costs the server far
+# less than one index probe per debtor and contact; the foreign keys are checked at the end of the
+# statement, when the new records are visible. Records new to the database (the bulk of a first
+# upload) are inserted first, with DO NOTHING for keys that exist: their contacts cannot exist yet
+# (a contact's key starts with its record's id, and a row's contacts are unique), so they are
+# plainly inserted, without the upsert's speculative insertion and conflict check per contact.
+# The records that did exist are then upserted as before, and their contacts with them.
+_INSERT_FRESH_RECORDS = f"""
+INSERT INTO source_records (source, organization_id, submission_id, {_listed(_RECORD_COLUMNS)})
+SELECT :source, :organization_id, :submission_id, {_listed(_RECORD_COLUMNS)} FROM intake_records WHERE true
+ON CONFLICT (record_key) DO NOTHING
+RETURNING id, record_key"""
+_UPSERT_KNOWN_RECORDS = _UPSERT_RECORDS.replace(
+    "FROM intake_records WHERE true",
+    "FROM intake_records r WHERE NOT EXISTS (SELECT FROM fresh f WHERE f.record_key = r.record_key)",
+)
+_INSERT_FRESH_CONTACTS = f"""
+INSERT INTO contacts (source_record_id, {_listed(CONTACT_FIELDS)}, first_seen, last_seen)
+SELECT f.id, {_listed(CONTACT_FIELDS, "c.")}, c.seen, c.seen
+FROM intake_contacts c JOIN fresh f ON f.record_key = c.record_key"""
+_POSTGRES_RECORDS = (
+    f"WITH fresh AS ({_INSERT_FRESH_RECORDS}),\n"
+    f"merged AS ({_UPSERT_KNOWN_RECORDS}\nRETURNING id, record_key),\n"
+    "written AS (SELECT id, record_key FROM fresh UNION ALL SELECT id, record_key FROM merged),\n"
+    f"fresh_contacts AS ({_INSERT_FRESH_CONTACTS})"
+)
 _POSTGRES_DEBTORS = (
-    f", merged_debtors AS ({_UPSERT_DEBTORS.format(record_id='m.id', join=_merged_join('d'))})"
+    ", merged_debtors AS ("
+    + _UPSERT_DEBTORS.format(record_id="w.id", join="JOIN written w ON w.record_key = d.record_key")
+    + ")"
 )
 _POSTGRES_CONTACTS = _UPSERT_CONTACTS.format(record_id="m.id", join=_merged_join("c"))
 
@@ -134,8 +164,7 @@ class RecordWriter:
             # The staging tables hold one batch: memory, not a temporary file (set before they exist).
             connection.exec_driver_sql("PRAGMA temp_store = MEMORY")
         for name, columns in (
-            ("intake_records", _RECORD_COLUMNS),
-            ("intake_debtors", _DEBTOR_COLUMNS),
+            ("intake_records", _STAGED_RECORD_COLUMNS),
             ("intake_contacts", _CONTACT_COLUMNS),
         ):
             connection.exec_driver_sql(_staging_ddl(name, columns, self.postgres))
@@ -153,9 +182,11 @@ class RecordWriter:
             # lets the next batch start at once.
             self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self._clear()
-        self._stage("intake_records", _RECORD_COLUMNS, [r.values for r in records])
         if debtors:
-            self._stage("intake_debtors", _DEBTOR_COLUMNS, [(r.record_key, *r.debtor) for r in records])
+            rows = [r.values + r.debtor[_BANK_AT:] for r in records]
+            self._stage("intake_records", _STAGED_RECORD_COLUMNS, rows)
+        else:
+            self._stage("intake_records", _RECORD_COLUMNS, [r.values for r in records])
         contacts = [(r.record_key, *c, r.seen) for r in records for c in r.contacts]
         self._stage("intake_contacts", _CONTACT_COLUMNS, contacts)
         if self.postgres:
@@ -177,7 +208,7 @@ class RecordWriter:
 
     def _clear(self) -> None:
         if not self.postgres:  # PostgreSQL's staging tables are emptied by each commit
-            for name in ("intake_records", "intake_debtors", "intake_contacts"):
+            for name in ("intake_records", "intake_contacts"):
                 self.connection.exec_driver_sql(f"DELETE FROM {name}")
 
     def _stage(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
