@@ -5,11 +5,12 @@
 Everything is real: a Redis of the bench's own, a throwaway PostgreSQL database, ``contactfix worker``
 processes. Three measurements, in one run so the machine's load is shared:
 
-1. no-op: ``--count`` ``contactfix.ping`` tasks enqueued as fast as one process can, timed until the
-   workers have run them all (each counts itself in Redis);
-2. dispatch: ``--count`` pending dispatches relayed at once (``--batch-size`` ids a task, as the
-   service's relay does), timed until every one is delivered — policy gate, rate limits, claim, call
-   path and text through the ``outbox``, state in PostgreSQL;
+1. no-op: ``--count`` ``contactfix.ping`` tasks queued, then a worker started; its drain rate from
+   the first task done to the last (each counts itself in Redis);
+2. dispatch: ``--count`` pending dispatches relayed (``--batch-size`` ids a task, as the service's
+   relay does), then a fresh worker started; its drain rate the same way, until every one is
+   delivered — policy gate, rate limits, claim, call path and text through the ``outbox``, state in
+   PostgreSQL;
 3. latency: dispatches planned (committed) at ``--rate`` per second for ``--seconds``, relayed every
    ``--relay-every`` seconds; enqueue-to-sent is the time from the relay's publish to the outbox
    line's ``written_at``, commit-to-sent from the row's commit; p50/p99/max.
@@ -26,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +45,24 @@ def _celery(env: dict[str, str]) -> Any:
     return make_celery(load_settings(env))
 
 
-def _noop_rate(celery: Any, broker: str, count: int) -> float:
+def _drain_rate(count: Callable[[], int], total: int, start_worker: Callable[[], Any]) -> tuple[float, Any]:
+    """Tasks/s of a worker draining a queue filled before it started: from the first task done
+    (the worker is up and warm) to the last, so neither start-up nor the publisher's speed counts."""
+    worker = start_worker()
+    _wait(lambda: count() > 0, 120)
+    first, started = count(), time.perf_counter()
+    _wait(lambda: count() >= total, 1200)
+    return (total - first) / (time.perf_counter() - started), worker
+
+
+def _noop_rate(celery: Any, broker: str, total: int, start_worker: Callable[[], Any]) -> tuple[float, Any]:
     import redis
 
     client = redis.Redis.from_url(broker)
-    key = f"bench{time.time_ns()}"
-    started = time.perf_counter()
-    for _ in range(count):
-        celery.send_task("contactfix.ping", args=[key])
-    _wait(lambda: int(client.get(f"contactfix:ping:{key}") or 0) >= count, 600)
-    return count / (time.perf_counter() - started)
+    key = f"contactfix:ping:bench{time.time_ns()}"
+    for _ in range(total):
+        celery.send_task("contactfix.ping", args=[key.removeprefix("contactfix:ping:")])
+    return _drain_rate(lambda: int(client.get(key) or 0), total, start_worker)
 
 
 def _delivered(engine: Any) -> int:
@@ -64,18 +74,18 @@ def _delivered(engine: Any) -> int:
         return int(connection.execute(select(func.count()).where(Dispatch.state == "delivered")).scalar_one())
 
 
-def _dispatch_rate(celery: Any, engine: Any, count: int, batch_size: int) -> float:
+def _dispatch_rate(
+    celery: Any, engine: Any, total: int, batch_size: int, start_worker: Callable[[], Any]
+) -> tuple[float, Any]:
     from dispatch_support import make_dispatches
 
     from contactfix.dispatch.relay import relay_batches
     from contactfix.dispatch.sender import utcnow
 
-    make_dispatches(engine, count)
-    started = time.perf_counter()
+    make_dispatches(engine, total)
     relay_batches(engine, lambda ids: celery.send_task("contactfix.dispatch_send_batch", args=[ids]),
-                  now=utcnow(), requeue_after_s=600, batch_size=batch_size, limit=count)  # fmt: skip
-    _wait(lambda: _delivered(engine) >= count, 1200)
-    return count / (time.perf_counter() - started)
+                  now=utcnow(), requeue_after_s=600, batch_size=batch_size, limit=total)  # fmt: skip
+    return _drain_rate(lambda: _delivered(engine), total, start_worker)
 
 
 def _latency(
@@ -189,16 +199,22 @@ def run(
                 dispatch_lease_s=120, dispatch_backoff_cap_s=240,
             )  # fmt: skip
             celery = _celery(env)
-            worker = start_worker(env, folder, "bench", concurrency)
+            workers: list[Any] = []
+
+            def new_worker() -> Any:
+                workers.append(start_worker(env, folder, f"bench{len(workers)}", concurrency))
+                return workers[-1]
+
             try:
-                _noop_rate(celery, server.url, 200)  # warm up: workers up and connected
-                noop = _noop_rate(celery, server.url, count)
-                dispatch = _dispatch_rate(celery, engine, count, batch_size)
+                noop, worker = _noop_rate(celery, server.url, count, new_worker)
+                worker.stop()
+                dispatch, _ = _dispatch_rate(celery, engine, count, batch_size, new_worker)
                 latency = _latency(
                     celery, engine, folder / "outbox.jsonl", rate, seconds, count, batch_size, relay_every
                 )
             finally:
-                worker.stop()
+                for worker in workers:
+                    worker.stop()
                 engine.dispose()
     finally:
         server.stop()
@@ -221,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="dispatches per second for the latency run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     parser.add_argument(
-        "--batch-size", type=int, default=25, help="dispatches per task (the setting's default)"
+        "--batch-size", type=int, default=10, help="dispatches per task (the setting's default)"
     )
     parser.add_argument(
         "--relay-every", type=float, default=0.5, help="seconds between relay runs (latency run)"

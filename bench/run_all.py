@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-BENCHMARKS = ("bench.intake_bench", "bench.link_bench")
+BENCHMARKS = ("bench.intake_bench", "bench.link_bench", "bench.dispatch_bench")
 
 
 def _call_main(main: Callable[..., object], argv: list[str]) -> int:

@@ -334,3 +334,16 @@ def test_a_batch_sends_what_it_may_and_says_why_not_for_the_rest(engine: Engine,
         99: "missing",
     }
     assert states(engine) == {1: "delivered", 2: "delivered", 3: "sending", 4: "delivered"}
+
+
+def test_an_smpp_receipt_moves_its_dispatch_through_the_workers_recorder(engine: Engine) -> None:
+    from connectors.base import DeliveryReceipt
+    from contactfix.dispatch.service import receipt_recorder
+
+    make_dispatches(engine, 2)
+    set_rows(engine, {1: {"state": "sent", "provider_message_id": "smsc-1"}})
+    record = receipt_recorder(engine)
+    record(DeliveryReceipt("smsc-1", DeliveryStatus.DELIVERED, NOW))
+    record(DeliveryReceipt("smsc-1", DeliveryStatus.FAILED, NOW))  # late and contrary: changes nothing
+    record(DeliveryReceipt("unknown-id", DeliveryStatus.DELIVERED, NOW))
+    assert states(engine) == {1: "delivered", 2: "pending"}

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.base import CallConnector, SmsConnector
+from connectors.base import CallConnector, DeliveryReceipt, SmsConnector
 from connectors.errors import ConfigurationError
 from connectors.registry import REGISTRY, load_call_connector, load_sms_connector
 from contactfix.errors import SettingsError
@@ -25,6 +25,9 @@ from contactfix.settings import Settings, config_dir
 __all__ = ["CONNECTORS_FILE_NAME", "Channels", "ChannelsConfig", "RateLimit", "load_channels_config"]
 
 CONNECTORS_FILE_NAME = "connectors.toml"
+# SMS connectors that hand delivery receipts to a callback on their own connection.
+RECEIPT_PUSHING = frozenset({"smpp"})
+ReceiptHandler = Callable[[DeliveryReceipt], None]
 _LIMIT_KEYS = ("rate_per_s", "burst")
 
 
@@ -56,10 +59,17 @@ class Channels:
     call: CallConnector | None
 
     @classmethod
-    def open(cls, config: ChannelsConfig) -> Channels:
-        """Build the connectors the config names; SettingsError when one cannot start."""
+    def open(cls, config: ChannelsConfig, on_receipt: ReceiptHandler | None = None) -> Channels:
+        """Build the connectors the config names; SettingsError when one cannot start.
+
+        ``on_receipt`` is given to an SMS connector that pushes receipts over its own connection
+        (SMPP's deliver_sm); HTTP providers' receipts arrive at the API instead.
+        """
+        options = dict(config.options.get(config.sms, {}))
+        if on_receipt is not None and config.sms in RECEIPT_PUSHING:
+            options["on_receipt"] = on_receipt
         try:
-            sms = load_sms_connector(config.sms, config.options.get(config.sms, {}))
+            sms = load_sms_connector(config.sms, options)
             call = None
             if config.call:
                 call = load_call_connector(config.call, config.options.get(config.call, {}))

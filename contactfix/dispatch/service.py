@@ -7,18 +7,28 @@ profile and (with a Redis broker) the shared rate limiter once per process and r
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from connectors.base import DeliveryReceipt
 from contactfix.db.engine import make_engine, normalise_url
 from contactfix.dispatch.channels import Channels, load_channels_config
 from contactfix.dispatch.ratelimit import RateLimiter
+from contactfix.dispatch.receipts import Receipt, apply_receipts
 from contactfix.dispatch.sender import DispatchSender, SenderSettings
 from contactfix.policy import load_profile
 from contactfix.settings import Settings
 
-__all__ = ["close_senders", "dispatch_engine", "sender_for", "sender_settings"]
+__all__ = [
+    "close_senders",
+    "dispatch_engine",
+    "receipt_recorder",
+    "sender_for",
+    "sender_settings",
+]
 
 _senders: dict[int, tuple[Settings, DispatchSender]] = {}
 _lock = threading.Lock()
@@ -48,9 +58,19 @@ def dispatch_engine(database_url: str) -> Engine:
     return make_engine(database_url)
 
 
+def receipt_recorder(engine: Engine) -> Callable[[DeliveryReceipt], None]:
+    """What an SMPP connector calls with each delivery receipt: it moves the dispatch forward."""
+
+    def record(receipt: DeliveryReceipt) -> None:
+        with Session(engine) as session, session.begin():
+            apply_receipts(session, [Receipt(receipt.status, receipt.at, receipt.provider_message_id)])
+
+    return record
+
+
 def _build(settings: Settings) -> DispatchSender:
     engine = dispatch_engine(settings.database_url)
-    channels = Channels.open(load_channels_config(settings))
+    channels = Channels.open(load_channels_config(settings), on_receipt=receipt_recorder(engine))
     policy_path = Path(settings.policy_file) if settings.policy_file else None
     profile = load_profile(settings.policy_profile, policy_path)
     limiter = None
