@@ -495,3 +495,22 @@ def test_a_dispatch_whose_row_changed_meanwhile_is_left_alone(engine: Engine) ->
         connection.execute(update(Dispatch).where(Dispatch.id == 1).values(state="delivered"))
     assert sender(engine, fake_channels(FakeSms()), Clock(WORKDAY_NOON)).send(1).result == "done"
     assert decisions(engine) == []
+
+
+def test_a_bug_in_one_send_keeps_the_outcomes_of_the_batch_before_it(engine: Engine, outbox: Path) -> None:
+    make_dispatches(engine, 3)
+    real = outbox_channels(outbox)
+
+    class BrokenThird:
+        def send(self, message: SmsMessage) -> SendResult:
+            if message.metadata["dispatch_id"] == "3":
+                raise KeyError("a bug, not a provider error")
+            return real.sms.send(message)
+
+        def close(self) -> None:
+            pass
+
+    worker = sender(engine, Channels(real.config, BrokenThird(), real.call), Clock(WORKDAY_NOON))
+    with pytest.raises(KeyError):
+        worker.send_many([1, 2, 3])
+    assert [row(engine, n).state for n in (1, 2, 3)] == ["delivered", "delivered", "sending"]

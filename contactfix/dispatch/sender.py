@@ -132,15 +132,17 @@ class DispatchSender:
                     ready.append((snapshot, decision))
             claimed = self._claim_many(connection, ready, now) if ready else {}
             finishes: list[dict[str, Any]] = []
-            for snapshot, _ in ready:
-                if snapshot.id not in claimed:
-                    outcomes[snapshot.id] = SendOutcome("taken")
-                    continue
-                outcome, finish = self._deliver(snapshot, claimed[snapshot.id], now)
-                outcomes[snapshot.id] = outcome
-                finishes.append(finish)
-            if finishes:
-                _write_outcomes(connection, finishes)
+            try:
+                for snapshot, _ in ready:
+                    if snapshot.id not in claimed:
+                        outcomes[snapshot.id] = SendOutcome("taken")
+                        continue
+                    outcome, finish = self._deliver(snapshot, claimed[snapshot.id], now)
+                    outcomes[snapshot.id] = outcome
+                    finishes.append(finish)
+            finally:  # an unexpected error in one send keeps the outcomes of those sent before it
+                if finishes:
+                    _write_outcomes(connection, finishes)
         return outcomes
 
     def _gate(
