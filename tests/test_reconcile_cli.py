@@ -126,3 +126,28 @@ def test_resolve_settings_come_from_the_service_settings() -> None:
     )
     assert (tuned.threshold, tuned.max_block_size, tuned.merge_probability) == (0.6, 20, 0.95)
     assert tuned.lookback.total_seconds() == 600
+
+
+def test_reconcile_relays_the_dispatches_of_the_newly_repaired(
+    database: str, tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contactfix.db.dispatch_models import Dispatch
+    from contactfix.dispatch.mediators import MediatorInput, add_mediator
+
+    monkeypatch.setenv("CONTACTFIX_OUTBOX_PATH", str(tmp_path / "outbox.jsonl"))  # type: ignore[operator]
+    # The small world is measured to today, so its phones are older: a low bar repairs some.
+    monkeypatch.setenv("CONTACTFIX_REPAIR_CONFIDENCE_THRESHOLD", "0.3")
+    get_settings.cache_clear()
+    engine = make_engine(database)
+    with Session(engine) as session, session.begin():
+        add_mediator(session, MediatorInput("陈静", "+8613800000001", "示范调解中心"))
+    result = CliRunner().invoke(app, ["reconcile", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout.splitlines()[0])
+    assert counts["newly_repaired"] > 0
+    assert counts["dispatches_planned"] == counts["newly_repaired"] == counts["dispatches_relayed"]
+    with Session(engine) as session:
+        states = set(session.scalars(sa.select(Dispatch.state)))
+    engine.dispose()
+    # Sent at once without a broker: delivered within the hours, deferred outside them.
+    assert states and states <= {"delivered", "deferred"}

@@ -1,4 +1,5 @@
-"""``contactfix reconcile [--full] [--json]``: resolve what changed into identities, then repair.
+"""``contactfix reconcile [--full] [--json]``: resolve what changed into identities, repair, and
+relay the dispatches of the newly repaired (sent at once without a broker, within the policy's hours).
 
 Exit code 0 when the run completed, 2 when it could not run (another reconciliation holds the lock,
 no schema) or failed. ``--json`` prints exactly one line: the run's counts with ``run_id`` and
@@ -21,6 +22,7 @@ _HEADLINE = (
     ("new_identities", "new identities"),
     ("changed_identities", "identities changed"),
     ("newly_repaired", "debtors newly repaired"),
+    ("dispatches_planned", "dispatches to mediators"),
     ("demoted_contacts", "contacts demoted"),
     ("records_compared", "records compared"),
     ("links", "links written"),
@@ -63,6 +65,11 @@ def reconcile_command(
     finally:
         engine.dispose()
     counts: dict[str, Any] = {"run_id": report.run_id, "full": report.full, **report.counts}
+    if report.counts.get("dispatches_planned"):
+        # What is new goes out now: sent here without a broker, else enqueued for the workers.
+        from contactfix.cli.commands_dispatch import kick_relay
+
+        counts["dispatches_relayed"] = kick_relay()
     if json_output:
         print(json.dumps(counts, ensure_ascii=False, sort_keys=True))
         return

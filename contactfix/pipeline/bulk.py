@@ -48,13 +48,20 @@ def copy_rows(
 
 
 def _copy_text(
-    connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    freeze: bool = False,
 ) -> None:
     """COPY rows whose values are plain text without tabs, newlines or backslashes (ids, digests,
-    ASCII JSON), written as tab-separated lines in large blocks."""
+    ASCII JSON), written as tab-separated lines in large blocks. ``freeze``: the table was emptied in
+    this transaction, and its rows go in frozen and all-visible (see :func:`rewrite_table`)."""
     raw = connection.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    command = f"COPY {table} ({', '.join(columns)}) FROM STDIN" + (" WITH (FREEZE)" if freeze else "")
+    with raw.cursor() as cursor, cursor.copy(command) as copy:
         block: list[str] = []
         for row in rows:
             block.append("\t".join(map(str, row)))
@@ -95,7 +102,9 @@ def rewrite_table(
         connection.execute(DropIndex(index))
     for constraint in reversed(keys):
         connection.execute(DropConstraint(constraint))
-    _copy_text(connection, table.name, columns, rows)
+    # FREEZE (the table was truncated in this transaction): the rows are all-visible at once, so the
+    # next runs' index-only scans of a table no VACUUM has visited yet do not fetch every heap row.
+    _copy_text(connection, table.name, columns, rows, freeze=True)
     connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
     for constraint in keys:
         connection.execute(AddConstraint(constraint))

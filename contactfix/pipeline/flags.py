@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from contactfix.db.identity_models import BlockingKey, Identity, IdentityFlag, IdentityMember
 from contactfix.db.models import SourceRecord
 from contactfix.pipeline.keys import VERSION_KIND
-from contactfix.pipeline.records import chunks, load_records
+from contactfix.pipeline.records import among, batches, load_records
 from matchers.normalize import normalize_records
 from matchers.stored_model import name_conflicts
 
@@ -39,8 +39,8 @@ def unlinkable_records(connection: Connection, record_ids: Sequence[int] | None)
     if record_ids is None:
         return set(connection.execute(query).scalars())
     found: set[int] = set()
-    for batch in chunks(record_ids):
-        found.update(connection.execute(query.where(SourceRecord.id.in_(batch))).scalars())
+    for batch in batches(connection, record_ids):
+        found.update(connection.execute(query.where(among(connection, SourceRecord.id, batch))).scalars())
     return found
 
 
@@ -52,9 +52,9 @@ def conflicting_records(connection: Connection, record_ids: Sequence[int] | None
         and_(other.id_number == mine.id_number, other.id != mine.id, other.name != mine.name),
     )
     pairs: list[tuple[int, int]] = []
-    batches = [None] if record_ids is None else list(chunks(record_ids))
-    for batch in batches:
-        bounded = query if batch is None else query.where(mine.id.in_(batch))
+    parts = [None] if record_ids is None else list(batches(connection, record_ids))
+    for batch in parts:
+        bounded = query if batch is None else query.where(among(connection, mine.id, batch))
         pairs.extend((a, b) for a, b in connection.execute(bounded))
     if not pairs:
         return {}
@@ -78,8 +78,9 @@ def _membership(connection: Connection, column: str, values: Collection[int] | N
         return {rid: ident for rid, ident in connection.execute(query.execution_options(yield_per=100_000))}
     key = IdentityMember.source_record_id if column == "record" else IdentityMember.identity_id
     found: dict[int, int] = {}
-    for batch in chunks(sorted(values)):
-        found.update({rid: ident for rid, ident in connection.execute(query.where(key.in_(batch)))})
+    for batch in batches(connection, sorted(values)):
+        rows = connection.execute(query.where(among(connection, key, batch)))
+        found.update({rid: ident for rid, ident in rows})
     return found
 
 
@@ -102,8 +103,10 @@ def refresh_flags(connection: Connection, identity_ids: Collection[int] | None) 
         flags[members[rid]].add(IdentityFlag.NO_LINKABLE_FIELD.value)
     stored: dict[int, list[str]] = {}
     query = select(Identity.id, Identity.flags)
-    for batch in [None] if everything else chunks(sorted(flags)):
-        rows = connection.execute(query if batch is None else query.where(Identity.id.in_(batch)))
+    for batch in [None] if everything else batches(connection, sorted(flags)):
+        rows = connection.execute(
+            query if batch is None else query.where(among(connection, Identity.id, batch))
+        )
         stored.update({ident: list(current or []) for ident, current in rows})
     updates = [
         (ident, sorted(new)) for ident, new in flags.items() if sorted(stored.get(ident, [])) != sorted(new)

@@ -20,7 +20,7 @@ from contactfix.db.identity_models import Identity, IdentityMember, RecordLink
 from contactfix.db.models import IdType, SourceRecord
 from contactfix.pipeline.bulk import upsert_rows
 from contactfix.pipeline.grouping import Grouping, assign_identities, group_records
-from contactfix.pipeline.records import chunks
+from contactfix.pipeline.records import among, batches, chunks
 
 __all__ = ["IdentityChanges", "connected_records", "regroup"]
 
@@ -46,13 +46,16 @@ class IdentityChanges:
 def _neighbours(connection: Connection, frontier: Sequence[int]) -> set[int]:
     """Records linked to, or sharing an identity with, a record of ``frontier``."""
     found: set[int] = set()
-    for batch in chunks(frontier):
+    for batch in batches(connection, frontier):
         links = select(RecordLink.record_a_id, RecordLink.record_b_id).where(
-            RecordLink.record_a_id.in_(batch) | RecordLink.record_b_id.in_(batch)
+            among(connection, RecordLink.record_a_id, batch)
+            | among(connection, RecordLink.record_b_id, batch)
         )
         for a, b in connection.execute(links):
             found.update((a, b))
-        same = select(IdentityMember.identity_id).where(IdentityMember.source_record_id.in_(batch))
+        same = select(IdentityMember.identity_id).where(
+            among(connection, IdentityMember.source_record_id, batch)
+        )
         members = select(IdentityMember.source_record_id).where(IdentityMember.identity_id.in_(same))
         found.update(connection.execute(members).scalars())
     return found
@@ -77,10 +80,9 @@ def _links_among(
         rows = [(a, b, p) for a, b, p in connection.execute(query.execution_options(yield_per=100_000))]
     else:
         # Both ends are in the group by construction; looking up by the first end finds each link once.
-        for batch in chunks(record_ids):
-            rows.extend(
-                (a, b, p) for a, b, p in connection.execute(query.where(RecordLink.record_a_id.in_(batch)))
-            )
+        for batch in batches(connection, record_ids):
+            found = connection.execute(query.where(among(connection, RecordLink.record_a_id, batch)))
+            rows.extend((a, b, p) for a, b, p in found)
     a = np.array([r[0] for r in rows], dtype=np.int64)
     b = np.array([r[1] for r in rows], dtype=np.int64)
     return a, b, np.array([r[2] for r in rows], dtype=np.float64)
@@ -93,8 +95,8 @@ def _identity_numbers(connection: Connection, record_ids: Sequence[int] | None) 
     if record_ids is None:
         return {rid: number for rid, number in connection.execute(query) if number is not None}
     numbers: dict[int, str] = {}
-    for batch in chunks(record_ids):
-        rows = connection.execute(query.where(SourceRecord.id.in_(batch)))
+    for batch in batches(connection, record_ids):
+        rows = connection.execute(query.where(among(connection, SourceRecord.id, batch)))
         numbers.update({rid: n for rid, n in rows if n is not None})
     return numbers
 
@@ -107,8 +109,8 @@ def _memberships(connection: Connection, record_ids: Sequence[int] | None) -> di
             for rid, ident, p in connection.execute(query.execution_options(yield_per=100_000))
         }
     found: dict[int, tuple[int, float]] = {}
-    for batch in chunks(record_ids):
-        rows = connection.execute(query.where(IdentityMember.source_record_id.in_(batch)))
+    for batch in batches(connection, record_ids):
+        rows = connection.execute(query.where(among(connection, IdentityMember.source_record_id, batch)))
         found.update({rid: (ident, p) for rid, ident, p in rows})
     return found
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import ColumnElement, Connection, Table, delete, select, text
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, text
 
 from contactfix.db.identity_models import BlockingKey
 from contactfix.db.models import SourceRecord
 from contactfix.pipeline.bulk import insert_rows, probe_table, rewrite_table
-from contactfix.pipeline.records import chunks
+from contactfix.pipeline.records import among, batches, chunks
 from matchers.normalize import PersonRecords
 from matchers.stable_keys import RecordKeys, linkable, stable_keys
 
@@ -38,6 +38,7 @@ __all__ = [
     "stored_versions",
     "unchanged_write",
     "version_key",
+    "versions_to_check",
     "write_versions",
 ]
 
@@ -93,6 +94,38 @@ def stored_versions(
     return {record_id: (updated_at, stored) for record_id, updated_at, stored in connection.execute(query)}
 
 
+# The stored version's write time, parsed back, is the record's updated_at: not written since.
+_WRITTEN_SINCE = """
+    SELECT s.id, s.updated_at, b.key FROM source_records s
+    LEFT JOIN blocking_keys b ON b.source_record_id = s.id AND b.kind = :kind
+    WHERE (b.key IS NULL OR CAST(split_part(b.key, '|', 1) AS timestamptz) <> s.updated_at)
+    """
+
+
+def versions_to_check(
+    connection: Connection, since: dt.datetime | None
+) -> tuple[int, dict[int, tuple[dt.datetime, str | None]]]:
+    """How many records were updated at or after ``since`` (every record when None), and those of them
+    that may have changed since their version was stored, as :func:`stored_versions` gives them.
+
+    On PostgreSQL the records whose stored version comes from their very last write (see
+    :func:`unchanged_write`) are left out by the database itself: a night after a large intake checks
+    a million versions without fetching them. Elsewhere every record updated since is returned.
+    """
+    if connection.dialect.name != "postgresql":
+        stored = stored_versions(connection, since)
+        return len(stored), stored
+    recent = select(func.count()).select_from(SourceRecord)
+    if since is not None:
+        recent = recent.where(SourceRecord.updated_at >= since)
+    checked = int(connection.execute(recent).scalar_one())
+    query = _WRITTEN_SINCE if since is None else _WRITTEN_SINCE + " AND s.updated_at >= :since"
+    # A million version rows hash in memory at once instead of in batches spilled to disk.
+    connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    rows = connection.execute(text(query), {"kind": VERSION_KIND, "since": since})
+    return checked, {record_id: (updated_at, stored) for record_id, updated_at, stored in rows}
+
+
 def linkable_keys(records: PersonRecords) -> RecordKeys:
     """The stable keys of the records that have a field to link by (a name alone gets none)."""
     keys = stable_keys(records)
@@ -117,10 +150,10 @@ def replace_keys(
     if record_ids is None:
         rewrite_table(connection, _TABLE, _KEY_COLUMNS, rows)
         return
-    for batch in chunks(record_ids):
+    for batch in batches(connection, record_ids):
         connection.execute(
             delete(BlockingKey).where(
-                BlockingKey.source_record_id.in_(batch), BlockingKey.kind != VERSION_KIND
+                among(connection, BlockingKey.source_record_id, batch), BlockingKey.kind != VERSION_KIND
             )
         )
     iterator = iter(rows)
@@ -133,9 +166,11 @@ def write_versions(
 ) -> None:
     """Store the versions the run covered (the run's last transaction). ``replace=False`` when the
     records have none stored (a full run emptied the table): nothing to delete first."""
-    for batch in chunks(record_ids) if replace else ():
+    for batch in batches(connection, record_ids) if replace else ():
         connection.execute(
-            delete(BlockingKey).where(BlockingKey.source_record_id.in_(batch), _is_version(connection))
+            delete(BlockingKey).where(
+                among(connection, BlockingKey.source_record_id, batch), _is_version(connection)
+            )
         )
     rows = [(rid, VERSION_KIND, version) for rid, version in zip(record_ids, versions, strict=True)]
     for start in range(0, len(rows), 200_000):
@@ -166,9 +201,61 @@ _SKIPPED = text(
 )
 
 
+# Per key of the probed records: whether few enough records share it, and if so which ones. One pass
+# over each key's rows on the primary key's index, however common the key.
+_MEMBERS = text(
+    """
+    SELECT count(*) <= :cap, CASE WHEN count(*) <= :cap THEN array_agg(b.source_record_id) END
+    FROM blocking_keys b
+    WHERE (b.kind, b.key) IN (
+      SELECT kind, key FROM blocking_keys WHERE source_record_id = ANY(:ids) AND kind <> :version)
+    GROUP BY b.kind, b.key
+    """
+)
+
+
+def _pairs(a: list[int], b: list[int]) -> Candidates:
+    """``a[k]``, ``b[k]`` as distinct pairs, smaller id first."""
+    if not a:
+        empty = np.empty(0, dtype=np.int64)
+        return Candidates(empty, empty, 0)
+    left, right = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    packed = np.unique(np.stack([low, high], axis=1), axis=0)
+    return Candidates(packed[:, 0], packed[:, 1], 0)
+
+
+def _find_candidates_postgres(connection: Connection, record_ids: Sequence[int], cap: int) -> Candidates:
+    probed = set(record_ids)
+    a: list[int] = []
+    b: list[int] = []
+    skipped = 0
+    rows = connection.execute(_MEMBERS, {"cap": cap, "ids": list(record_ids), "version": VERSION_KIND})
+    for small, members in rows:
+        if not small:
+            skipped += 1
+            continue
+        for mine in probed.intersection(members):
+            for other in members:
+                if other != mine:
+                    a.append(mine)
+                    b.append(other)
+    found = _pairs(a, b)
+    return Candidates(found.a, found.b, skipped)
+
+
 def find_candidates(connection: Connection, record_ids: Sequence[int], max_block_size: int) -> Candidates:
     """Every pair of one of ``record_ids`` and any record sharing a stored key with it; keys shared by
     more than ``max_block_size`` records are skipped (a switchboard number, a very common name)."""
+    if connection.dialect.name == "postgresql":
+        return _find_candidates_postgres(connection, record_ids, max_block_size)
+    return _find_candidates_probe(connection, record_ids, max_block_size)
+
+
+def _find_candidates_probe(
+    connection: Connection, record_ids: Sequence[int], max_block_size: int
+) -> Candidates:
+    """:func:`find_candidates` through a probe table, in plain SQL (SQLite)."""
     probe_table(
         connection, "reconcile_probe", (("source_record_id", "int"), ("kind", "text"), ("key", "text"))
     )

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, delete, or_, select
 
 from contactfix.db.identity_models import RecordLink
 from contactfix.pipeline.bulk import insert_rows, rewrite_table
-from contactfix.pipeline.records import chunks
+from contactfix.pipeline.records import among, batches
 
 __all__ = ["ScoredLinks", "delete_links_of", "insert_links", "replace_all_links", "weights_json"]
 
@@ -83,8 +83,10 @@ def delete_links_of(connection: Connection, record_ids: Sequence[int] | None) ->
         connection.execute(delete(RecordLink))
         return set()
     others: set[int] = set()
-    for batch in chunks(record_ids):
-        touching = or_(RecordLink.record_a_id.in_(batch), RecordLink.record_b_id.in_(batch))
+    for batch in batches(connection, record_ids):
+        touching = or_(
+            among(connection, RecordLink.record_a_id, batch), among(connection, RecordLink.record_b_id, batch)
+        )
         for a, b in connection.execute(
             select(RecordLink.record_a_id, RecordLink.record_b_id).where(touching)
         ):

@@ -29,7 +29,7 @@ from contactfix.db.identity_models import LinkModel, ReconcileRun, RunStatus
 from contactfix.db.models import Debtor
 from contactfix.pipeline.keys import write_versions
 from contactfix.pipeline.lock import ReconcileLocked, RedisLock, reconcile_lock
-from contactfix.pipeline.records import chunks
+from contactfix.pipeline.records import among, batches
 from contactfix.pipeline.resolve import (
     Checkpoint,
     ResolveOutcome,
@@ -83,10 +83,9 @@ def service_repair_step(settings: Settings) -> RepairStep | None:
 def _debtors_of(engine: Engine, record_ids: Sequence[int]) -> list[int]:
     found: list[int] = []
     with engine.connect() as connection:
-        for batch in chunks(record_ids):
-            found.extend(
-                connection.execute(select(Debtor.id).where(Debtor.source_record_id.in_(batch))).scalars()
-            )
+        for batch in batches(connection, record_ids):
+            query = select(Debtor.id).where(among(connection, Debtor.source_record_id, batch))
+            found.extend(connection.execute(query).scalars())
     return sorted(found)
 
 

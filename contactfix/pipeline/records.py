@@ -18,13 +18,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
 
 from contactfix.db.models import Contact, ContactChannel, IdType, SourceRecord
 from matchers.inputs import table_from_columns
 from matchers.normalize import RawTable
 
-__all__ = ["COLUMNS", "IN_CHUNK", "LoadedRecords", "chunks", "fingerprint", "load_records", "masked_form"]
+__all__ = [
+    "COLUMNS",
+    "IN_CHUNK",
+    "LoadedRecords",
+    "among",
+    "batches",
+    "chunks",
+    "fingerprint",
+    "load_records",
+    "masked_form",
+]
 
 COLUMNS = ("id", "name", "id_number", "birth_date", "gender", "phone", "address")
 # Ids per IN list: well under SQLite's variable limit, and short statements for PostgreSQL.
@@ -61,6 +73,25 @@ def chunks(ids: Sequence[int], size: int = IN_CHUNK) -> Iterator[list[int]]:
         yield list(ids[start : start + size])
 
 
+def batches(connection: Connection, ids: Sequence[int]) -> Iterator[list[int]]:
+    """``ids`` in as few lists as the database takes in one condition (see :func:`among`): all at once
+    on PostgreSQL, in :func:`chunks` elsewhere. Nothing when ``ids`` is empty."""
+    if connection.dialect.name != "postgresql":
+        yield from chunks(ids)
+    elif len(ids):
+        yield list(ids)
+
+
+def among(
+    connection: Connection, column: InstrumentedAttribute[int] | ColumnElement[int], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``: one array parameter on PostgreSQL (``= ANY``), where a list of
+    thousands of parameters costs more to send and parse than to run; ``IN`` elsewhere."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))
+
+
 def masked_form(prefix: str | None, suffix: str | None) -> str | None:
     """A masked resident ID as courts print it: the visible ends around asterisks (18 characters)."""
     if not prefix and not suffix:
@@ -94,9 +125,9 @@ def _contacts(
         recent = select(SourceRecord.id).where(SourceRecord.updated_at >= since)
         query = query.where(Contact.source_record_id.in_(recent))
     found: dict[int, list[tuple[str, str]]] = {}
-    batches: Iterable[list[int] | None] = [None] if ids is None else chunks(ids)
-    for batch in batches:
-        bounded = query if batch is None else query.where(Contact.source_record_id.in_(batch))
+    parts: Iterable[list[int] | None] = [None] if ids is None else batches(connection, ids)
+    for batch in parts:
+        bounded = query if batch is None else query.where(among(connection, Contact.source_record_id, batch))
         for record_id, channel, value in connection.execute(bounded):
             found.setdefault(record_id, []).append((channel, value))
     return found
@@ -111,19 +142,25 @@ def fingerprint(values: Sequence[str | None], contacts: Sequence[tuple[str, str]
 
 
 def load_records(
-    connection: Connection, ids: Sequence[int] | None = None, *, since: dt.datetime | None = None
+    connection: Connection,
+    ids: Sequence[int] | None = None,
+    *,
+    since: dt.datetime | None = None,
+    fingerprints: bool = True,
 ) -> LoadedRecords:
     """The records ``ids`` (all records when None; with ``since``, those updated at or after it), in
-    id order, as a matchers table. Rows stream into columns: a million records are never held as rows."""
+    id order, as a matchers table. Rows stream into columns: a million records are never held as rows.
+    ``fingerprints=False`` leaves them empty (records read only to be compared)."""
     wanted = None if ids is None else sorted(set(ids))
     contacts = _contacts(connection, wanted, since)
     columns: dict[str, list[str | None]] = {name: [] for name in COLUMNS}
     record_ids: list[int] = []
     updated: list[dt.datetime] = []
-    fingerprints: list[str] = []
-    batches: Iterable[list[int] | None] = [None] if wanted is None else chunks(wanted)
-    for batch in batches:
-        query = _record_query() if batch is None else _record_query().where(SourceRecord.id.in_(batch))
+    digests: list[str] = []
+    parts: Iterable[list[int] | None] = [None] if wanted is None else batches(connection, wanted)
+    for batch in parts:
+        query = _record_query()
+        query = query if batch is None else query.where(among(connection, SourceRecord.id, batch))
         if since is not None:
             query = query.where(SourceRecord.updated_at >= since)
         for row in connection.execute(query):
@@ -133,9 +170,9 @@ def load_records(
                 columns[name].append(value)
             record_ids.append(row.id)
             updated.append(row.updated_at)
-            fingerprints.append(fingerprint(values, own))
+            digests.append(fingerprint(values, own) if fingerprints else "")
     table = table_from_columns(list(COLUMNS), columns, "source_records")
-    return LoadedRecords(record_ids, updated, fingerprints, table)
+    return LoadedRecords(record_ids, updated, digests, table)
 
 
 def _values(row: Any, contacts: Sequence[tuple[str, str]]) -> tuple[str | None, ...]:
