@@ -514,3 +514,31 @@ def test_a_bug_in_one_send_keeps_the_outcomes_of_the_batch_before_it(engine: Eng
     with pytest.raises(KeyError):
         worker.send_many([1, 2, 3])
     assert [row(engine, n).state for n in (1, 2, 3)] == ["delivered", "delivered", "sending"]
+
+
+def test_the_text_names_the_court_case_of_the_debtors_identity(engine: Engine, outbox: Path) -> None:
+    """The bank record has no case number; the court record linked to it in one identity does."""
+    from contactfix.db.identity_models import Identity, IdentityMember, ReconcileRun
+    from contactfix.db.models import SourceRecord
+
+    make_dispatches(engine, 2)
+    with Session(engine) as session, session.begin():
+        session.execute(update(SourceRecord).values(case_year=None, court_code=None, case_type=None,
+                                                    case_sequence=None))  # fmt: skip
+        court = SourceRecord(
+            source="court", record_key="court:1", name_original="张三丰", name="张三丰", case_year=2024,
+            court_code="闽0103", case_type="民初", case_sequence=1234,
+        )  # fmt: skip
+        run, identity = ReconcileRun(status="completed", full=True), Identity()
+        session.add_all([court, run, identity])
+        session.flush()
+        debtor = session.get(Debtor, 1)
+        assert debtor is not None
+        for record_id in (debtor.source_record_id, court.id):
+            session.add(IdentityMember(source_record_id=record_id, identity_id=identity.id, probability=1.0,
+                                       run_id=run.id))  # fmt: skip
+    worker = sender(engine, outbox_channels(outbox), Clock(WORKDAY_NOON))
+    assert [worker.send(n).result for n in (1, 2)] == ["delivered", "delivered"]
+    texts = {e["metadata"]["dispatch_id"]: e["text"] for e in read_outbox(outbox) if e["kind"] == "sms"}
+    assert "案件（2024）闽0103民初1234号" in texts["1"]
+    assert "案件R0000001" in texts["2"]  # no case anywhere in its identity: the bank's reference

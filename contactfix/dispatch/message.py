@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, ScalarSelect, String, cast, literal, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from connectors.base import Binding
 from connectors.masking import mask_phone
@@ -44,9 +44,14 @@ def case_number_of(
     """The newest case number among the records of the identity of ``source_record_id`` (a column, so
     it can be one more column of a larger query), spelled （2025）闽0103民初12号; NULL when none has one."""
     record = SourceRecord
-    identity = select(IdentityMember.identity_id).where(IdentityMember.source_record_id == source_record_id)
-    members = select(IdentityMember.source_record_id).where(
-        IdentityMember.identity_id.in_(identity.scalar_subquery())
+    # Explicit aliases and correlation: auto-correlation would tie the inner identity_members to the
+    # outer one and pull the caller's debtors table into the subquery instead.
+    own, same = aliased(IdentityMember), aliased(IdentityMember)
+    members = (
+        select(same.source_record_id)
+        .join(own, own.identity_id == same.identity_id)
+        .where(own.source_record_id == source_record_id)
+        .correlate_except(own, same)
     )
     spelled = (
         literal("（", String) + cast(record.case_year, String) + literal("）", String) + record.court_code
@@ -57,6 +62,7 @@ def case_number_of(
         .where(record.id.in_(members) | (record.id == source_record_id), record.case_year.is_not(None))
         .order_by(record.case_year.desc(), record.id)
         .limit(1)
+        .correlate_except(record)
         .scalar_subquery()
     )
 
