@@ -12,14 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from contactfix.policy import ContactAttempt, ContactHistory, Decision, PolicyProfile, evaluate
 
-from contactfix.db.dispatch_models import CallAttempt, DoNotContact, Mediator
-from contactfix.db.models import Contact, ContactStatus
-from contactfix.policy import ContactAttempt, ContactHistory, Decision, PolicyProfile, Window, evaluate
-
-__all__ = ["Party", "debtor_party", "decide", "mediator_party"]
+__all__ = ["Party", "decide"]
 
 # Each round moves the candidate instant to a later one; the rules settle in a few.
 _MAX_ROUNDS = 20
@@ -31,49 +26,6 @@ class Party:
 
     attempt: ContactAttempt
     history: ContactHistory
-
-
-def mediator_party(mediator: Mediator) -> Party:
-    """The text to the mediator: their own hours and zone when on record, else the profile's."""
-    hours = Window.parse(mediator.hours) if mediator.hours else None
-    attempt = ContactAttempt(
-        recipient="mediator",
-        channel="sms",
-        mentions_debt=True,
-        timezone=mediator.timezone,
-        mediator_hours=hours,
-    )
-    return Party(attempt, ContactHistory())
-
-
-def debtor_party(session: Session, phone: str, profile: PolicyProfile, now: dt.datetime) -> Party:
-    """The debtor the mediator will call at ``phone``, with its call history and stops from the database."""
-    days = max(profile.rolling_call_days, profile.call_pause_days_after_conversation, 1) + 1
-    since = now - dt.timedelta(days=days)
-    calls = session.execute(
-        select(CallAttempt.at, CallAttempt.answered).where(
-            CallAttempt.value == phone, CallAttempt.at >= since
-        )
-    ).all()
-    answered = [at for at, was_answered in calls if was_answered]
-    listed = session.scalar(
-        select(DoNotContact.id).where(DoNotContact.channel == "phone", DoNotContact.value == phone).limit(1)
-    )
-    objected = session.scalar(
-        select(Contact.id)
-        .where(
-            Contact.channel == "phone", Contact.value == phone, Contact.status == ContactStatus.OBJECTED.value
-        )
-        .limit(1)
-    )
-    history = ContactHistory(
-        call_attempts=tuple(at for at, _ in calls),
-        do_not_contact=listed is not None,
-        objected=objected is not None,
-        last_conversation_at=max(answered) if answered else None,
-    )
-    attempt = ContactAttempt(recipient="debtor", channel="call", mentions_debt=True)
-    return Party(attempt, history)
 
 
 def decide(parties: Sequence[Party], profile: PolicyProfile, now: dt.datetime) -> Decision:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, ScalarSelect, String, cast, literal, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, literal, select
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from connectors.base import Binding
 from connectors.masking import mask_phone
 from contactfix.db.identity_models import IdentityMember
-from contactfix.db.models import Debtor, SourceRecord
+from contactfix.db.models import SourceRecord
 
-__all__ = ["CaseFacts", "case_facts", "case_number_of", "compose", "facts_of", "mask_name"]
+__all__ = ["CaseFacts", "case_number_of", "compose", "mask_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +28,6 @@ class CaseFacts:
     case: str
     reference: str
     masked_name: str
-
-
-def case_facts(session: Session, debtor_id: int) -> CaseFacts:
-    """The case number of the debtor's identity (a court record's), its reference and masked name."""
-    debtor = session.get(Debtor, debtor_id)
-    if debtor is None:
-        raise LookupError(f"debtor {debtor_id} no longer exists")
-    return facts_of(session.connection(), debtor.source_record_id, debtor.reference, debtor.name)
 
 
 def case_number_of(
@@ -65,12 +57,6 @@ def case_number_of(
         .correlate_except(record)
         .scalar_subquery()
     )
-
-
-def facts_of(connection: Connection, source_record_id: int, reference: str, name: str) -> CaseFacts:
-    """:func:`case_facts` for a debtor already read: one query, for the newest case number."""
-    case = connection.execute(select(case_number_of(source_record_id))).scalar()
-    return CaseFacts(case=case or reference, reference=reference, masked_name=mask_name(name))
 
 
 def mask_name(name: str) -> str:

@@ -25,7 +25,6 @@ __all__ = [
     "Snapshot",
     "debtor_party_of",
     "history_since",
-    "load_snapshot",
     "load_snapshots",
     "mediator_party_of",
 ]
@@ -96,11 +95,6 @@ def load_snapshots(
         values[15:] = [bool(values[15]), bool(values[16]), int(values[17])]
         found[int(values[0])] = Snapshot(*values)
     return found
-
-
-def load_snapshot(connection: Connection, dispatch_id: int, since: dt.datetime) -> Snapshot | None:
-    """The snapshot of dispatch ``dispatch_id`` (None when there is no such dispatch)."""
-    return load_snapshots(connection, [dispatch_id], since).get(dispatch_id)
 
 
 def mediator_party_of(snapshot: Snapshot) -> Party:
