@@ -119,6 +119,17 @@ def config_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     return None
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML file at ``path`` (``what`` it is, for the message); SettingsError when unreadable."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+
+
 def read_toml_settings(path: Path) -> dict[str, Any]:
     """The settings in one TOML file, sections flattened (section names are only for reading)."""
     with path.open("rb") as fh:

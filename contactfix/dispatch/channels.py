@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from connectors.base import CallConnector, DeliveryReceipt, SmsConnector
 from connectors.errors import ConfigurationError
 from connectors.registry import REGISTRY, load_call_connector, load_sms_connector
 from contactfix.errors import SettingsError
-from contactfix.settings import Settings, config_dir
+from contactfix.settings import Settings, config_dir, read_toml
 
 __all__ = ["CONNECTORS_FILE_NAME", "Channels", "ChannelsConfig", "RateLimit", "load_channels_config"]
 
@@ -101,13 +100,7 @@ def load_channels_config(
     """Read and check the connectors file; SettingsError lists every problem at once."""
     source = path or default_connectors_path(settings)
     env = os.environ if environ is None else environ
-    try:
-        with source.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as exc:
-        raise SettingsError(f"{source}: cannot read the connectors file: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{source}: not valid TOML: {exc}") from exc
+    raw = read_toml(source, "connectors file")
     problems: list[str] = [
         f"{key}: unknown section in {source}" for key in set(raw) - {"dispatch", "connectors"}
     ]

@@ -8,7 +8,6 @@ silently inheriting a default. An unknown key, a bad value or an unknown time zo
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -118,13 +117,9 @@ _PROFILE_KEYS = set(PolicyProfile.model_fields) - {"name"}
 
 def load_profiles(path: Path) -> dict[str, PolicyProfile]:
     """Every profile in the policy file at ``path``, validated; :class:`SettingsError` names each bad key."""
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the policy file: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    from contactfix.settings import read_toml
+
+    raw = read_toml(path, "policy file")
 
     problems = [f"{key}: unknown key in {path}" for key in sorted(set(raw) - {"profiles"})]
     tables = raw.get("profiles")
