@@ -29,6 +29,7 @@ __all__ = [
     "PlanCounts",
     "PlannedContact",
     "idempotency_key",
+    "insert_new",
     "plan_dispatches",
     "plan_undispatched",
 ]
@@ -99,7 +100,7 @@ def plan_dispatches(
                 "run_id": run_id,
             }
         )
-    inserted = _insert_new(session, rows)
+    inserted = insert_new(session, Dispatch, "idempotency_key", rows)
     counts.planned = inserted
     counts.existing = len(rows) - inserted
     return counts
@@ -120,13 +121,12 @@ def plan_undispatched(session: Session) -> PlanCounts:
     return plan_dispatches(session, repaired, None)
 
 
-def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert the rows whose key is new (ON CONFLICT DO NOTHING); return how many were."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
+def insert_new(session: Session, model: Any, key: str, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows of ``model`` whose unique ``key`` is new (ON CONFLICT DO NOTHING, on
+    PostgreSQL and SQLite alike), 1,000 a statement; return how many were new."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(model).on_conflict_do_nothing(index_elements=[key]).returning(model.id)
     inserted = 0
     for start in range(0, len(rows), 1000):
-        statement = module.insert(Dispatch).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        result = session.execute(statement.returning(Dispatch.id), rows[start : start + 1000])
-        inserted += len(result.all())
+        inserted += len(session.execute(statement, rows[start : start + 1000]).all())
     return inserted

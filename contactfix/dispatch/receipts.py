@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.base import DeliveryStatus
 from contactfix.db.dispatch_models import CallAttempt, Dispatch, DispatchState
+from contactfix.dispatch.planning import insert_new
 
 __all__ = ["Receipt", "apply_receipts", "dispatch_of_binding", "record_calls"]
 
@@ -77,11 +77,7 @@ def record_calls(session: Session, calls: Iterable[CallAttempt]) -> int:
         }
         for call in calls
     ]
-    if not rows:
-        return 0
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(CallAttempt).on_conflict_do_nothing(index_elements=["provider_call_id"])
-    return len(session.execute(statement.returning(CallAttempt.id), rows).all())
+    return insert_new(session, CallAttempt, "provider_call_id", rows)
 
 
 def dispatch_of_binding(session: Session, binding_id: str) -> int | None:
