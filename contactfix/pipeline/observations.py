@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from contactfix.db.identity_models import IdentityMember
 from contactfix.db.models import Contact, Debtor, RecordSource, SourceRecord
 from contactfix.pipeline.ranking import Observation, SourceTrust
+from contactfix.pipeline.records import among, batches
 
 __all__ = [
     "SERVICE_ADDRESS",
@@ -64,9 +65,10 @@ def debtor_chunks(session: Session, debtor_ids: Iterable[int] | None) -> Iterato
                 return
             yield rows
             last = rows[-1].id
-    wanted = sorted(set(debtor_ids))
+    wanted, connection = sorted(set(debtor_ids)), session.connection()
     for start in range(0, len(wanted), CHUNK):
-        query = select(*columns).where(Debtor.id.in_(wanted[start : start + CHUNK])).order_by(Debtor.id)
+        chosen = among(connection, Debtor.id, wanted[start : start + CHUNK])
+        query = select(*columns).where(chosen).order_by(Debtor.id)
         rows = [DebtorRow(*row) for row in session.execute(query)]
         if rows:
             yield rows
@@ -107,7 +109,7 @@ def identity_members(session: Session, debtors: list[DebtorRow]) -> dict[int, di
     query = (
         select(own.source_record_id, IdentityMember.source_record_id, IdentityMember.probability)
         .join(IdentityMember, IdentityMember.identity_id == own.identity_id)
-        .where(own.source_record_id.in_(list(by_record)))
+        .where(among(session.connection(), own.source_record_id, list(by_record)))
     )
     found: dict[int, dict[int, float]] = {d.id: {d.source_record_id: 1.0} for d in debtors}
     for own_record, record_id, probability in session.execute(query):
@@ -120,8 +122,9 @@ def _records(session: Session, record_ids: set[int]) -> dict[int, _Record]:
     columns = (SourceRecord.id, SourceRecord.source, SourceRecord.organization_id, SourceRecord.reference,
                SourceRecord.observed_on)  # fmt: skip
     found: dict[int, _Record] = {}
-    for part in _parts(sorted(record_ids)):
-        for row in session.execute(select(*columns).where(SourceRecord.id.in_(part))):
+    connection = session.connection()
+    for part in batches(connection, sorted(record_ids)):
+        for row in session.execute(select(*columns).where(among(connection, SourceRecord.id, part))):
             found[row[0]] = _Record(*row)
     return found
 
@@ -130,16 +133,13 @@ def _contacts(session: Session, record_ids: set[int]) -> dict[int, list[tuple[st
     """record id → its contacts as (channel, value, line_type, status)."""
     columns = (Contact.source_record_id, Contact.channel, Contact.value, Contact.line_type, Contact.status)
     found: dict[int, list[tuple[str, str, str | None, str]]] = {}
-    for part in _parts(sorted(record_ids)):
-        query = select(*columns).where(Contact.source_record_id.in_(part)).order_by(Contact.id)
+    connection = session.connection()
+    for part in batches(connection, sorted(record_ids)):
+        chosen = among(connection, Contact.source_record_id, part)
+        query = select(*columns).where(chosen).order_by(Contact.id)
         for record_id, channel, value, line_type, status in session.execute(query):
             found.setdefault(record_id, []).append((channel, value, line_type, status))
     return found
-
-
-def _parts(values: list[int], size: int = 5000) -> Iterator[list[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _observations(

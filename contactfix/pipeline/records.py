@@ -15,10 +15,10 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, Integer, Select, any_, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -41,6 +41,7 @@ __all__ = [
 COLUMNS = ("id", "name", "id_number", "birth_date", "gender", "phone", "address")
 # Ids per IN list: well under SQLite's variable limit, and short statements for PostgreSQL.
 IN_CHUNK = 5000
+_T = TypeVar("_T", int, str)
 _FULL_LENGTH = 18
 
 
@@ -67,13 +68,13 @@ class LoadedRecords:
         )
 
 
-def chunks(ids: Sequence[int], size: int = IN_CHUNK) -> Iterator[list[int]]:
+def chunks(ids: Sequence[_T], size: int = IN_CHUNK) -> Iterator[list[_T]]:
     """``ids`` in lists of at most ``size``, for IN clauses."""
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
 
 
-def batches(connection: Connection, ids: Sequence[int]) -> Iterator[list[int]]:
+def batches(connection: Connection, ids: Sequence[_T]) -> Iterator[list[_T]]:
     """``ids`` in as few lists as the database takes in one condition (see :func:`among`): all at once
     on PostgreSQL, in :func:`chunks` elsewhere. Nothing when ``ids`` is empty."""
     if connection.dialect.name != "postgresql":
@@ -83,12 +84,16 @@ def batches(connection: Connection, ids: Sequence[int]) -> Iterator[list[int]]:
 
 
 def among(
-    connection: Connection, column: InstrumentedAttribute[int] | ColumnElement[int], ids: Sequence[int]
+    connection: Connection,
+    column: InstrumentedAttribute[_T] | ColumnElement[_T],
+    ids: Sequence[_T],
+    element: type[Integer] | type[String] = Integer,
 ) -> ColumnElement[bool]:
-    """``column`` is one of ``ids``: one array parameter on PostgreSQL (``= ANY``), where a list of
-    thousands of parameters costs more to send and parse than to run; ``IN`` elsewhere."""
+    """``column`` is one of ``ids`` (``element``: their SQL type): one array parameter on PostgreSQL
+    (``= ANY``), where a list of thousands of parameters costs more to send and parse than to run;
+    ``IN`` elsewhere."""
     if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(element)))
     return column.in_(list(ids))
 
 

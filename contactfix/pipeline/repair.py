@@ -14,6 +14,7 @@ A debtor's status moves from ``lost`` to ``repaired`` only; ``reached`` and ``cl
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.planning import PlannedContact, plan_dispatches
 from contactfix.errors import ContactfixError
+from contactfix.pipeline.bulk import insert_rows
 from contactfix.pipeline.observations import (
     DebtorRow,
     debtor_chunks,
@@ -34,6 +36,7 @@ from contactfix.pipeline.observations import (
     identity_members,
 )
 from contactfix.pipeline.ranking import Observation, RankedContact, rank_contacts, repairing_contact
+from contactfix.pipeline.records import among
 from contactfix.pipeline.shared_phones import (
     DEFAULT_MIN_IDENTITIES,
     InvalidSharedPhoneSetting,
@@ -161,7 +164,7 @@ def _existing_rankings(
     """debtor id → (channel, value) → the stored ranking's id and content."""
     columns = [getattr(ContactRanking, name) for name in ("id", "debtor_id", "channel", "value", *_CONTENT)]
     found: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
-    query = select(*columns).where(ContactRanking.debtor_id.in_(debtor_ids))
+    query = select(*columns).where(among(session.connection(), ContactRanking.debtor_id, debtor_ids))
     for row in session.execute(query).mappings():
         found.setdefault(row["debtor_id"], {})[(row["channel"], row["value"])] = dict(row)
     return found
@@ -224,9 +227,27 @@ class _Changes:
         if self.updates:
             session.execute(update(ContactRanking), self.updates)  # bulk UPDATE by primary key
         if self.inserts:
-            session.execute(insert(ContactRanking), self.inserts)
+            _insert_rankings(session, self.inserts)
         counts.rankings_deleted += len(self.stale)
         counts.rankings_written += len(self.inserts) + len(self.updates)
+
+
+_INSERTED = ("debtor_id", "channel", "value", "run_id", *_CONTENT)
+
+
+def _insert_rankings(session: Session, rows: list[dict[str, Any]]) -> None:
+    """New rankings: COPY on PostgreSQL (a full run inserts hundreds of thousands), else the ORM's
+    executemany."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(ContactRanking), rows)
+        return
+    copied = [
+        (r["debtor_id"], r["channel"], r["value"], r["run_id"], r["rank"], r["confidence"],
+         json.dumps(r["sources"], ensure_ascii=False), r["last_seen"], json.dumps(r["flags"]))
+        for r in rows
+    ]  # fmt: skip
+    insert_rows(connection, ContactRanking.__tablename__, _INSERTED, copied)
 
 
 def _mark_repaired(
@@ -235,9 +256,10 @@ def _mark_repaired(
     if not repaired:
         return
     # Only lost debtors move: one a mediator reached or closed meanwhile keeps their word.
+    chosen = among(session.connection(), Debtor.id, list(repaired))
     moved = session.execute(
         update(Debtor)
-        .where(Debtor.id.in_(list(repaired)), Debtor.status == DebtorStatus.LOST.value)
+        .where(chosen, Debtor.status == DebtorStatus.LOST.value)
         .values(status=DebtorStatus.REPAIRED.value)
         .returning(Debtor.id)
         .execution_options(synchronize_session=False)

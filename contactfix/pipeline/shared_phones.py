@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from contactfix.db.identity_models import IdentityMember
 from contactfix.db.models import Contact, ContactChannel, SourceRecord
 from contactfix.errors import ContactfixError
+from contactfix.pipeline.records import among, batches
 
 __all__ = ["DEFAULT_MIN_IDENTITIES", "InvalidSharedPhoneSetting", "find_shared_phones"]
 
@@ -26,8 +27,6 @@ __all__ = ["DEFAULT_MIN_IDENTITIES", "InvalidSharedPhoneSetting", "find_shared_p
 # one number is no sign of a switchboard; three unrelated identities is. A person split in two by a
 # missed link also looks like two.
 DEFAULT_MIN_IDENTITIES = 3
-# Values per IN list when the search is limited to given phones; well under SQLite's variable limit.
-_VALUES_PER_QUERY = 2000
 
 
 class InvalidSharedPhoneSetting(ContactfixError, ValueError):
@@ -47,9 +46,8 @@ def find_shared_phones(
     if values is None:
         return dict(_shared(session, min_identities, None))
     found: dict[str, int] = {}
-    ordered = sorted(set(values))
-    for start in range(0, len(ordered), _VALUES_PER_QUERY):
-        found.update(_shared(session, min_identities, ordered[start : start + _VALUES_PER_QUERY]))
+    for part in batches(session.connection(), sorted(set(values))):
+        found.update(_shared(session, min_identities, part))
     return found
 
 
@@ -69,6 +67,6 @@ def _shared(session: Session, min_identities: int, values: list[str] | None) -> 
         .having(identities >= min_identities)
     )
     if values is not None:
-        query = query.where(Contact.value.in_(values))
+        query = query.where(among(session.connection(), Contact.value, values, String))
     for value, count in session.execute(query):
         yield str(value), int(count)
