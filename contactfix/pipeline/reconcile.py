@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from contactfix.db.identity_models import LinkModel, ReconcileRun, RunStatus
@@ -96,7 +96,12 @@ def _repair(engine: Engine, run_id: int, outcome: ResolveOutcome, step: RepairSt
     if debtors == []:
         return {}
     with Session(engine) as session, session.begin():
-        return step(session, run_id, debtors)
+        counts = step(session, run_id, debtors)
+        if debtors is None and engine.dialect.name == "postgresql":
+            # Statistics were taken before repair (see resolve._analyze), when the rankings were not
+            # written yet: the next runs plan their reads of them from these numbers.
+            session.execute(text("ANALYZE contact_rankings"))
+        return counts
 
 
 def _guarded(checkpoint: Checkpoint | None, lock: RedisLock | None) -> Checkpoint:
