@@ -225,3 +225,45 @@ def test_concurrent_upgrades_on_postgres_apply_once(postgres_url: str, tmp_path:
     outcomes = [(worker.wait(timeout=120), worker.communicate()[1]) for worker in workers]
     assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
     assert current_revision(postgres_url) == head_revision()
+
+
+def _rows(engine: sa.Engine, table: str) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(f"SELECT * FROM {table} ORDER BY id"))]
+
+
+def test_0004_keeps_every_row_and_the_keys_that_protect_them(db_url: str, engine: sa.Engine) -> None:
+    """Rebuilding source_records and debtors (SQLite) must not cascade to their contacts, and the keys
+    on the source record still hold afterwards."""
+    upgrade_database(db_url, "0003")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO organizations (name, kind) VALUES ('福州银行', 'bank')")
+        connection.exec_driver_sql(
+            "INSERT INTO submissions (organization_id, kind, filename, content_sha256, status) "
+            "VALUES (1, 'bank_batch', 'a.csv', 'ab', 'completed')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO source_records (source, record_key, organization_id, submission_id, "
+            "name_original, name) VALUES ('bank', 'bank:1:K1', 1, 1, '张三', '张三')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO debtors (organization_id, reference, source_record_id, submission_id, party_type, "
+            "name_original, name) VALUES (1, 'K1', 1, 1, 'person', '张三', '张三')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO contacts (source_record_id, channel, value, value_original) "
+            "VALUES (1, 'phone', '+8613800000000', '13800000000')"
+        )
+    before = {table: _rows(engine, table) for table in ("source_records", "debtors", "contacts")}
+
+    upgrade_database(db_url)
+
+    assert {table: _rows(engine, table) for table in before} == before
+    inspector = sa.inspect(engine)
+    assert {fk["referred_table"] for fk in inspector.get_foreign_keys("debtors")} == {"source_records"}
+    assert inspector.get_foreign_keys("source_records") == []
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO contacts (source_record_id, channel, value, value_original) "
+            "VALUES (99, 'phone', '+8613800000001', '13800000001')"
+        )

@@ -89,7 +89,11 @@ def find_debtor(session: Session, reference: str, org: str | None = None) -> tup
     :class:`NotFound` when there is none; :class:`AmbiguousReference` when several organisations
     have one and ``org`` is not given.
     """
-    query = select(Debtor, Organization.name).join(Organization).where(Debtor.reference == reference.strip())
+    query = (
+        select(Debtor, Organization.name)
+        .join(Organization, Organization.id == Debtor.organization_id)
+        .where(Debtor.reference == reference.strip())
+    )
     if org is not None:
         query = query.where(Organization.name == org.strip())
     found = [(debtor, name) for debtor, name in session.execute(query)]

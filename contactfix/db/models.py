@@ -246,19 +246,18 @@ class SourceRecord(Base):
         one_of("party_type", PartyType),
         one_of("id_type", IdType),
         one_of("gender", Gender),
-        # Blocking keys of the matchers: exact ID, name + birth date, masked-ID prefix + suffix.
-        Index(None, "name", "birth_date"),
-        Index(None, "id_prefix", "id_suffix"),
-        # A court case number points at all parties of one case.
-        Index("ix_source_records_case_number", "case_year", "court_code", "case_type", "case_sequence"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(20), nullable=False)
     # Computed by intake so that importing the same record again updates it.
     record_key: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
-    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True, index=True)
+    # Provenance: which organization and which submission last wrote the record. Not foreign keys
+    # (organizations and submissions are never deleted): checking them cost intake a third of the
+    # database's time a row. Not indexed: no query looks records up by them, nor by the ID, name,
+    # county or case columns; matching looks them up through its own blocking_keys.
+    organization_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
     case_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     court_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
@@ -274,12 +273,12 @@ class SourceRecord(Base):
     name_original: Mapped[str] = mapped_column(String(200), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     id_type: Mapped[str | None] = mapped_column(String(30), nullable=True)
-    id_number: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    id_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     id_prefix: Mapped[str | None] = mapped_column(String(18), nullable=True)
     id_suffix: Mapped[str | None] = mapped_column(String(18), nullable=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     gender: Mapped[str | None] = mapped_column(String(1), nullable=True)
-    county_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
+    county_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
     address: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[dt.datetime] = _created_at()
     # Indexed: the nightly reconcile reads what changed since its last run.
@@ -307,13 +306,14 @@ class Debtor(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), nullable=False)
+    # The bank (with reference, the debtor's key) and the latest submission that touched the debtor:
+    # provenance, not foreign keys, as on source_records.
+    organization_id: Mapped[int] = mapped_column(Integer, nullable=False)
     reference: Mapped[str] = mapped_column(String(100), nullable=False)
     source_record_id: Mapped[int] = mapped_column(
         ForeignKey("source_records.id"), nullable=False, unique=True
     )
-    # The latest submission that touched this debtor.
-    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True, index=True)
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     party_type: Mapped[str] = mapped_column(String(10), nullable=False)
     name_original: Mapped[str] = mapped_column(String(200), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -335,7 +335,6 @@ class Debtor(Base):
     created_at: Mapped[dt.datetime] = _created_at()
     updated_at: Mapped[dt.datetime] = _updated_at()
 
-    organization: Mapped[Organization] = relationship()
     # Listing debtors must not fetch their records one by one: use joinedload()/selectinload().
     source_record: Mapped[SourceRecord] = relationship(lazy="raise_on_sql")
 
