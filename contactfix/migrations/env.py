@@ -38,24 +38,22 @@ def _configure(connection: Connection) -> None:
         # Batch mode rebuilds a table by copying it and dropping the old one; with foreign keys
         # enforced that DROP would delete (cascade to) the rows that reference it. Off for the
         # migration (SQLite takes this only outside a transaction: nothing has written yet), and
-        # every key checked before the migration commits.
+        # every key checked before the migration commits. Not switched back on here: inside the
+        # still-open transaction SQLite would ignore it. Both callers discard the connection after
+        # the commit (migrate._run and run_migrations_online dispose of their engine).
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
         compare_server_default=True,
     )
-    try:
-        with context.begin_transaction():
-            context.run_migrations()
-            if sqlite:
-                _check_foreign_keys(connection)
-    finally:
+    with context.begin_transaction():
+        context.run_migrations()
         if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            _check_foreign_keys(connection)
 
 
 def _check_foreign_keys(connection: Connection) -> None:
