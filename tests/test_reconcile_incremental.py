@@ -15,8 +15,10 @@ from reconcile_support import (
     world,  # noqa: F401  (the fixture)
 )
 
+from contactfix.db.identity_models import BlockingKey
 from contactfix.db.models import Contact, SourceRecord
 from contactfix.intake import import_court_export
+from contactfix.pipeline.keys import VERSION_KIND, find_candidates
 from contactfix.pipeline.reconcile import reconcile
 
 
@@ -110,3 +112,40 @@ def test_records_touched_without_a_change_are_checked_not_compared(db_url: str, 
     assert report.counts["records_checked"] >= touched > 0
     assert report.counts["records_compared"] == 0
     assert snapshot(engine) == before
+
+
+def _candidates_by_hand(engine: sa.Engine, probed: list[int], cap: int) -> tuple[set[tuple[int, int]], int]:
+    """The pairs :func:`find_candidates` must give, from the stored keys read whole."""
+    members: dict[tuple[str, str], set[int]] = {}
+    with engine.connect() as connection:
+        for record_id, kind, key in connection.execute(
+            sa.select(BlockingKey.source_record_id, BlockingKey.kind, BlockingKey.key)
+        ):
+            if kind != VERSION_KIND:
+                members.setdefault((kind, key), set()).add(record_id)
+    pairs: set[tuple[int, int]] = set()
+    skipped = 0
+    for owners in members.values():
+        mine = owners.intersection(probed)
+        if not mine:
+            continue
+        if len(owners) > cap:
+            skipped += 1
+            continue
+        pairs |= {(min(a, b), max(a, b)) for a in mine for b in owners if a != b}
+    return pairs, skipped
+
+
+def test_candidates_are_every_pair_sharing_a_key_that_few_enough_share(db_url: str, world: World) -> None:  # noqa: F811
+    engine = load_world(db_url, world)
+    reconcile(engine, repair=False)
+    with engine.connect() as connection:
+        ids = sorted(connection.execute(sa.select(SourceRecord.id)).scalars())
+    probed = ids[::7]
+    for cap in (2, 3, 50):
+        expected, skipped = _candidates_by_hand(engine, probed, cap)
+        with engine.begin() as connection:
+            found = find_candidates(connection, probed, cap)
+        assert set(zip(found.a.tolist(), found.b.tolist(), strict=True)) == expected
+        assert found.skipped_keys == skipped
+        assert expected and (skipped > 0) == (cap < 50)

@@ -9,6 +9,7 @@ from itertools import combinations, pairwise
 import numpy as np
 import pytest
 
+from contactfix.pipeline.keys import key_rows
 from matchers.blocking import BlockingRule
 from matchers.inputs import table_from_columns
 from matchers.linker import Linker, LinkSettings
@@ -192,3 +193,20 @@ def test_same_id_with_another_name_is_a_conflict_but_a_slip_is_not() -> None:
     )
     left, right = np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4])
     assert name_conflicts(records, left, right).tolist() == [False, True, True, False]
+
+
+def test_key_rows_in_index_order_are_the_same_rows_sorted_by_kind_and_key() -> None:
+    rng = np.random.default_rng(5)
+    count = 2_000
+    keys = RecordKeys(
+        rng.integers(0, 40, count),
+        np.array(["phone", "name_birth", "id", "name_birth"] * (count // 4), dtype=object),
+        rng.integers(0, 2**63, count, dtype=np.int64).astype(np.uint64) * np.uint64(2),
+    )
+    ids = list(range(1_000, 1_040))
+    plain = list(key_rows(keys, ids))
+    ordered = list(key_rows(keys, ids, in_index_order=True))
+    assert sorted(ordered) == sorted(plain)
+    assert ordered == sorted(plain, key=lambda row: (row[1], row[2]))
+    assert ordered != plain
+    assert list(key_rows(RecordKeys.empty(), [], in_index_order=True)) == []

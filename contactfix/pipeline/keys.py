@@ -132,9 +132,20 @@ def linkable_keys(records: PersonRecords) -> RecordKeys:
     return keys.take(linkable(records)[keys.rows])
 
 
-def key_rows(keys: RecordKeys, record_ids: Sequence[int]) -> Iterator[tuple[int, str, str]]:
+def key_rows(
+    keys: RecordKeys, record_ids: Sequence[int], *, in_index_order: bool = False
+) -> Iterator[tuple[int, str, str]]:
     """(source record id, kind, key) rows of ``keys`` (``record_ids[k]`` is the id of row ``k``),
-    made a block at a time: tens of millions of tuples would not fit in memory at once."""
+    made a block at a time: tens of millions of tuples would not fit in memory at once.
+
+    ``in_index_order``: sorted by (kind, key), the order of the table's primary key. Rows added to a
+    large table then go into its index page after page instead of at random pages (measured at
+    250,000 debtors, 632,000 keys: 9.2 s against 18.9 s, a third of the write-ahead log).
+    """
+    if in_index_order and len(keys):
+        kinds, codes = np.unique(keys.kinds, return_inverse=True)  # codes follow the kinds' order
+        order = np.lexsort((keys.keys, codes))
+        keys = RecordKeys(keys.rows[order], kinds[codes[order]], keys.keys[order])
     owners = np.asarray(record_ids, dtype=np.int64)
     for start in range(0, len(keys), _ROWS_AT_ONCE):
         part = slice(start, start + _ROWS_AT_ONCE)
@@ -201,15 +212,19 @@ _SKIPPED = text(
 )
 
 
-# Per key of the probed records: whether few enough records share it, and if so which ones. One pass
-# over each key's rows on the primary key's index, however common the key.
+# Per key of the probed records: whether few enough records share it, and if so which ones. Each key
+# is looked up on its own in the primary key's index, reading at most ``cap + 1`` of its rows: a
+# switchboard phone shared by thousands costs as little as a rare name, and no aggregate over all
+# the rows found has to be hashed (measured at 250,000 debtors: 0.8 s against 1.3-1.7 s).
 _MEMBERS = text(
     """
-    SELECT count(*) <= :cap, CASE WHEN count(*) <= :cap THEN array_agg(b.source_record_id) END
-    FROM blocking_keys b
-    WHERE (b.kind, b.key) IN (
-      SELECT kind, key FROM blocking_keys WHERE source_record_id = ANY(:ids) AND kind <> :version)
-    GROUP BY b.kind, b.key
+    SELECT m.n <= :cap, CASE WHEN m.n <= :cap THEN m.ids END
+    FROM (SELECT DISTINCT kind, key FROM blocking_keys
+          WHERE source_record_id = ANY(:ids) AND kind <> :version) AS p
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS n, array_agg(s.source_record_id) AS ids
+      FROM (SELECT b.source_record_id FROM blocking_keys b
+            WHERE b.kind = p.kind AND b.key = p.key LIMIT :cap + 1) AS s) AS m
     """
 )
 
@@ -230,6 +245,8 @@ def _find_candidates_postgres(connection: Connection, record_ids: Sequence[int],
     a: list[int] = []
     b: list[int] = []
     skipped = 0
+    # The distinct keys of a night's records (over a hundred thousand) hash in memory, not on disk.
+    connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     rows = connection.execute(_MEMBERS, {"cap": cap, "ids": list(record_ids), "version": VERSION_KIND})
     for small, members in rows:
         if not small:

@@ -330,7 +330,7 @@ def resolve_incremental(
         return ResolveOutcome(counts, watermark, read.ids, _versions(read), [])
     with timer.step("keys"), engine.begin() as connection:
         keys = linkable_keys(normalize_records(loaded.table))
-        replace_keys(connection, key_rows(keys, loaded.ids), changed)
+        replace_keys(connection, key_rows(keys, loaded.ids, in_index_order=True), changed)
     counts["keys"] = len(keys)
     checkpoint("keys")
     with timer.step("score"):
