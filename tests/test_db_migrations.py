@@ -53,6 +53,9 @@ TABLES = {
     "dispatch_decisions",
     "call_attempts",
     "do_not_contact",
+    # 0005: outcomes
+    "outcomes",
+    "confidence_models",
 }
 
 

@@ -397,3 +397,4 @@ class AuditEntry(Base):
 # Base.metadata for the migrations' comparison and for create_all. (At the end: it imports Base.)
 from contactfix.db import identity_models as identity_models  # noqa: E402  isort: skip
 from contactfix.db import dispatch_models as dispatch_models  # noqa: E402  isort: skip
+from contactfix.db import outcome_models as outcome_models  # noqa: E402  isort: skip
