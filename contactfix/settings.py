@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     reconcile_merge_probability: float = Field(default=0.99, ge=0.0, le=1.0)
 
     # repair
-    repair_confidence_threshold: float = Field(default=0.96, ge=0.0, le=1.0)
+    repair_link_probability: float = Field(default=0.9, gt=0.0, le=1.0)
+    repair_confidence_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     shared_phone_min_identities: int = Field(default=3, ge=2)
+    calibration_min_outcomes: int = Field(default=200, ge=20)
 
     # contact policy
     policy_profile: str = Field(default="cn", min_length=1)

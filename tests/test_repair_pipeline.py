@@ -15,6 +15,7 @@ from contactfix.db.identity_models import ContactRanking
 from contactfix.db.migrate import upgrade_database
 from contactfix.db.models import AuditEntry, Contact, Debtor
 from contactfix.pipeline.observations import debtors_with_changed_contacts
+from contactfix.pipeline.outcomes import record_outcome
 from contactfix.pipeline.repair import InvalidRepairSetting, repair_contacts
 from contactfix.pipeline.shared_phones import InvalidSharedPhoneSetting, find_shared_phones
 
@@ -71,7 +72,7 @@ def test_a_newer_court_phone_repairs_the_debtor_and_a_second_run_changes_nothing
         ("phone", NEW, 1),
         ("phone", LOST, 2),
     ]
-    assert "bank_had" in stored[2][4] and stored[1][3] > 0.8 > stored[2][3]
+    assert {"bank_had", "known_failed"} <= set(stored[2][4]) and stored[1][3] > 0.6 and stored[2][3] <= 0.02
     assert status(session, debtor.id) == "repaired"
     sources = session.execute(
         select(ContactRanking.sources).where(
@@ -103,7 +104,7 @@ def test_outcomes_and_vanished_contacts_update_only_what_changed(session: Sessio
     assert [r[1] for r in rankings(session, debtor.id)] == [NEWER, NEW, LOST]
 
     # A mediator reports the newest number wrong: it drops to the end for good, the other moves up.
-    session.execute(update(Contact).where(Contact.value == NEWER).values(status="wrong_number"))
+    record_outcome(session, debtor_id=debtor.id, contact=NEWER, result="wrong_number", reporter="m1")
     second = world.run()
     counts = repair_contacts(session, second, as_of=AS_OF)
     stored = rankings(session, debtor.id)
@@ -155,7 +156,9 @@ def test_status_moves_from_lost_only_and_unresolved_debtors_rank_their_own_recor
     counts = repair_contacts(session, run, as_of=AS_OF)
     assert counts.ranked_debtors == 2 and counts.newly_repaired == 0
     assert status(session, reached.id) == "reached"
-    assert [(r[1], r[2], r[4]) for r in rankings(session, alone.id)] == [(LOST, 1, ["bank_had"])]
+    assert [(r[1], r[2], r[4]) for r in rankings(session, alone.id)] == [
+        (LOST, 1, ["bank_had", "known_failed"])
+    ]
     assert status(session, alone.id) == "lost"
     # Limited to given debtors, only those are ranked.
     assert repair_contacts(session, world.run(), debtor_ids=[alone.id], as_of=AS_OF).ranked_debtors == 1
@@ -164,7 +167,9 @@ def test_status_moves_from_lost_only_and_unresolved_debtors_rank_their_own_recor
 def test_bad_settings_are_refused(session: Session) -> None:
     run = World(session).run()
     with pytest.raises(InvalidRepairSetting, match="threshold"):
-        repair_contacts(session, run, threshold=0.0)
+        repair_contacts(session, run, threshold=1.5)
+    with pytest.raises(InvalidRepairSetting, match="link_probability"):
+        repair_contacts(session, run, link_probability=-0.1)
     with pytest.raises(InvalidSharedPhoneSetting, match="min_identities"):
         repair_contacts(session, run, shared_min_identities=1)
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contactfix.pipeline.confidence import SHARED_CONFIDENCE_CAP
+from contactfix.pipeline.confidence import (
+    FEATURE_NAMES,
+    KNOWN_FAILED_CAP,
+    MAX_NO_ANSWER,
+    MAX_SUPERSEDED,
+    MAX_YEARS,
+    PHONE_PRIOR,
+    REACHED_BONUS,
+    SHARED_CONFIDENCE_CAP,
+)
 from contactfix.pipeline.ranking import (
     Observation,
     RankedContact,
@@ -53,6 +63,22 @@ def phones(ranked: list[RankedContact]) -> list[str]:
     return [c.value for c in sorted(ranked, key=lambda c: c.rank) if c.channel == "phone"]
 
 
+def other_bank(value: str, on: dt.date = BANK_SENT, **kw: object) -> Observation:
+    """Another bank's lost-debtor record of the same person."""
+    return court(value, on, trust=SourceTrust.OTHER_BANK, source="bank", source_key="bank:2", **kw)
+
+
+def mediator(value: str, on: dt.date, status: str = "reached") -> Observation:
+    """A mediator's report on ``value`` (an outcome), dated ``on``."""
+    return court(
+        value, on, trust=SourceTrust.MEDIATOR, source="mediator", source_key="mediator:m", status=status
+    )
+
+
+def repairing(ranked: list[RankedContact], link_probability: float = 0.9) -> RankedContact | None:
+    return repairing_contact(ranked, link_probability=link_probability, min_confidence=0.1)
+
+
 def test_the_newest_number_beats_the_one_the_bank_lost() -> None:
     ranked = rank_contacts(
         [own_bank(OLD), court(OLD, dt.date(2021, 3, 1), "A"), court(NEW, dt.date(2025, 9, 1), "B")],
@@ -60,24 +86,51 @@ def test_the_newest_number_beats_the_one_the_bank_lost() -> None:
     )
     assert phones(ranked) == [NEW, OLD]
     new, old = by_value(ranked)[NEW], by_value(ranked)[OLD]
-    assert new.features.newest and not new.features.own_bank and old.features.superseded == 1
-    assert "bank_had" in old.flags and "bank_had" not in new.flags
-    assert new.confidence > 0.5 > old.confidence
-    assert repairing_contact(ranked, threshold=0.5) is new
+    assert new.features.newest and not new.features.own_bank and not new.features.known_failed
+    assert {"bank_had", "known_failed"} <= set(old.flags) and "bank_had" not in new.flags
+    assert new.confidence > 0.5 and old.confidence <= KNOWN_FAILED_CAP
+    assert repairing(ranked) is new
 
 
 def test_a_number_only_the_bank_had_never_repairs() -> None:
     ranked = rank_contacts([own_bank(OLD)], as_of=AS_OF)
     (only,) = ranked
-    assert only.rank == 1 and only.features.own_bank_only
-    assert repairing_contact(ranked, threshold=0.01) is None
+    assert only.rank == 1 and only.features.own_bank_only and only.features.known_failed
+    assert repairing_contact(ranked, link_probability=0.0) is None
 
 
-def test_the_banks_number_confirmed_by_other_records_is_top_but_never_repairs() -> None:
-    for filed in (dt.date(2026, 1, 5), dt.date(2026, 6, 20)):  # before and after the bank sent its batch
-        ranked = rank_contacts([own_bank(OLD), court(OLD, filed)], as_of=AS_OF)
-        assert phones(ranked) == [OLD] and ranked[0].confidence > 0.5
-        assert repairing_contact(ranked, threshold=0.01) is None
+def test_a_court_filing_repeating_the_banks_number_is_no_evidence_for_it() -> None:
+    # Plaintiffs copy the bank's number into their filings, before or after the bank lost the debtor.
+    for filed in (dt.date(2024, 1, 5), dt.date(2026, 6, 20)):
+        copied = [own_bank(OLD), court(OLD, filed, "A"), court(OLD, filed, "B")]
+        ranked = rank_contacts([*copied, court(NEW, dt.date(2021, 1, 1), "C")], as_of=AS_OF)
+        old = by_value(ranked)[OLD]
+        assert phones(ranked) == [NEW, OLD]  # a five-year-old number not known to fail goes first
+        assert old.features.sources == 0 and old.confidence <= KNOWN_FAILED_CAP
+        # ...and it does not make the other number look superseded.
+        assert by_value(ranked)[NEW].features.superseded == 0
+        assert repairing(ranked) is by_value(ranked)[NEW]
+        assert repairing(rank_contacts(copied, as_of=AS_OF)) is None
+
+
+def test_another_banks_lost_number_is_known_failed_too() -> None:
+    ranked = rank_contacts(
+        [other_bank(NEW, dt.date(2025, 1, 1)), court(OLD, dt.date(2022, 1, 1))], as_of=AS_OF
+    )
+    assert phones(ranked) == [OLD, NEW] and by_value(ranked)[NEW].features.known_failed
+    assert repairing(ranked) is by_value(ranked)[OLD]
+
+
+def test_only_a_later_reached_or_carrier_confirmation_revives_a_failed_number() -> None:
+    before, after = BANK_SENT - dt.timedelta(days=30), BANK_SENT + dt.timedelta(days=10)
+    rival = court(NEW, dt.date(2025, 1, 1), "R")
+    stale = rank_contacts([own_bank(OLD), mediator(OLD, before), rival], as_of=AS_OF)
+    assert phones(stale) == [NEW, OLD] and not by_value(stale)[OLD].features.rescued
+    for proof in (mediator(OLD, after), court(OLD, after, trust=SourceTrust.CARRIER, source="carrier")):
+        ranked = rank_contacts([own_bank(OLD), proof, rival], as_of=AS_OF)
+        old = by_value(ranked)[OLD]
+        assert old.features.rescued and "known_failed" not in old.flags and old.rank == 1
+        assert old.confidence > 0.5 and repairing(ranked) is old
 
 
 def test_recency_raises_confidence_and_independent_sources_break_ties() -> None:
@@ -97,33 +150,42 @@ def test_recency_raises_confidence_and_independent_sources_break_ties() -> None:
     assert same_case_twice.features.sources == 1
 
 
+def test_an_old_uncontested_number_still_repairs() -> None:
+    # Court filings are one to six years old: age lowers confidence, it does not rule a number out.
+    ranked = rank_contacts([own_bank(OLD), court(NEW, dt.date(2020, 7, 1))], as_of=AS_OF)
+    best = repairing(ranked)
+    assert best is by_value(ranked)[NEW] and 0.2 < best.confidence < 0.5
+
+
 def test_source_trust_orders_equal_evidence() -> None:
     day = dt.date(2025, 1, 1)
     confidences = {}
-    for trust in (
-        SourceTrust.COURT_SERVICE,
-        SourceTrust.CARRIER,
-        SourceTrust.COURT_FILING,
-        SourceTrust.OTHER_BANK,
-    ):
+    for trust in (SourceTrust.CARRIER, SourceTrust.COURT_FILING, SourceTrust.OTHER_BANK):
         confidences[trust] = rank_contacts([court(NEW, day, trust=trust)], as_of=AS_OF)[0].confidence
-    assert confidences[SourceTrust.COURT_SERVICE] > confidences[SourceTrust.COURT_FILING]
     assert confidences[SourceTrust.CARRIER] > confidences[SourceTrust.COURT_FILING]
     assert confidences[SourceTrust.COURT_FILING] > confidences[SourceTrust.OTHER_BANK]
 
 
+def test_no_single_feature_swings_from_certain_to_impossible() -> None:
+    bounds = {"years_since_seen": MAX_YEARS, "superseded": MAX_SUPERSEDED, "extra_sources": math.log1p(5),
+              "fixed_line": 1.0, "carrier": 1.0, "no_answer": MAX_NO_ANSWER, "unseen": 1.0}  # fmt: skip
+    for name in FEATURE_NAMES:
+        assert abs(getattr(PHONE_PRIOR, name)) * bounds[name] <= 2.5, name
+    assert REACHED_BONUS <= 3.0
+
+
 def test_a_wrong_number_is_excluded_for_good() -> None:
-    reports = [
-        court(NEW, dt.date(2026, 5, 1), "A"),
-        court(NEW, dt.date(2026, 5, 2), "B", status="wrong_number"),
-    ]
+    reports = [court(NEW, dt.date(2026, 5, 1), "A"), mediator(NEW, dt.date(2026, 5, 2), "wrong_number")]
     ranked = rank_contacts([*reports, court(OLD, dt.date(2019, 1, 1), "C")], as_of=AS_OF)
     wrong = by_value(ranked)[NEW]
     assert wrong.confidence == 0.0 and "wrong_number" in wrong.flags and wrong.excluded
     assert phones(ranked) == [OLD, NEW]
     # The wrong number no longer supersedes the older one either.
     assert by_value(ranked)[OLD].features.superseded == 0
-    assert repairing_contact(ranked, threshold=0.01) is by_value(ranked)[OLD]
+    assert repairing(ranked) is by_value(ranked)[OLD]
+    # A later "reached" overrides the earlier "wrong number".
+    revived = rank_contacts([*reports, mediator(NEW, dt.date(2026, 6, 1))], as_of=AS_OF)
+    assert not revived[0].features.wrong_number and revived[0].confidence > 0.9
 
 
 def odds(probability: float) -> float:
@@ -132,23 +194,31 @@ def odds(probability: float) -> float:
 
 def test_reached_promotes_and_no_answer_demotes() -> None:
     day, rival = dt.date(2020, 1, 1), court(NEW, dt.date(2024, 1, 1), "R")
+    called = dt.date(2026, 6, 1)
     plain = rank_contacts([court(OLD, day)], as_of=AS_OF)[0]
-    reached = rank_contacts([court(OLD, day, status="reached")], as_of=AS_OF)[0]
-    no_answer = rank_contacts([court(OLD, day, status="no_answer")], as_of=AS_OF)[0]
+    reached = rank_contacts([court(OLD, day), mediator(OLD, called)], as_of=AS_OF)[0]
+    no_answer = rank_contacts([court(OLD, day), mediator(OLD, called, "no_answer")], as_of=AS_OF)[0]
     assert 0.2 < plain.confidence < 0.95
     assert odds(reached.confidence) > 10 * odds(plain.confidence) and "reached" in reached.flags
     assert 0.5 < odds(no_answer.confidence) / odds(plain.confidence) < 0.9
     assert "no_answer" in no_answer.flags
+    # An unanswered call is no sighting: it does not make the number look recent.
+    assert no_answer.features.years_since_seen == plain.features.years_since_seen
     # Reached outranks a newer number nobody has tried; no answer does not.
-    assert phones(rank_contacts([court(OLD, day, status="reached"), rival], as_of=AS_OF)) == [OLD, NEW]
-    assert phones(rank_contacts([court(OLD, day, status="no_answer"), rival], as_of=AS_OF)) == [NEW, OLD]
+    assert phones(rank_contacts([court(OLD, day), mediator(OLD, called), rival], as_of=AS_OF)) == [OLD, NEW]
+    assert phones(
+        rank_contacts([court(OLD, day), mediator(OLD, called, "no_answer"), rival], as_of=AS_OF)
+    ) == [
+        NEW,
+        OLD,
+    ]
 
 
 def test_an_objection_keeps_the_contact_but_blocks_it() -> None:
     ranked = rank_contacts([court(NEW, dt.date(2026, 1, 1), status="objected")], as_of=AS_OF)
     (contact,) = ranked
     assert "do_not_contact" in contact.flags and contact.excluded and contact.confidence > 0.5
-    assert repairing_contact(ranked, threshold=0.01) is None
+    assert repairing(ranked) is None
 
 
 def test_a_shared_phone_is_capped_never_top_and_never_repairs() -> None:
@@ -164,7 +234,7 @@ def test_a_shared_phone_is_capped_never_top_and_never_repairs() -> None:
     # It did not push the real number down as "superseded".
     assert by_value(ranked)[OLD].features.superseded == 0 and by_value(ranked)[OLD].rank == 1
     alone = rank_contacts(observations[:2], as_of=AS_OF, shared={switchboard: 12})
-    assert repairing_contact(alone, threshold=0.01) is None
+    assert repairing_contact(alone, link_probability=0.0) is None
 
 
 def test_a_weak_link_lowers_confidence_and_two_records_combine() -> None:
@@ -177,6 +247,9 @@ def test_a_weak_link_lowers_confidence_and_two_records_combine() -> None:
         [court(NEW, day, "A", membership=0.5), court(NEW, day, "B", membership=0.6)], as_of=AS_OF
     )
     assert abs(both[0].features.membership - 0.8) < 1e-9
+    # Repaired needs a record linked with high probability, whatever the confidence.
+    assert repairing(rank_contacts([court(NEW, day, membership=0.85)], as_of=AS_OF)) is None
+    assert repairing(rank_contacts([court(NEW, day, membership=0.95)], as_of=AS_OF)) is not None
 
 
 def test_a_landline_does_not_supersede_a_mobile_and_ranks_below_it() -> None:
@@ -191,6 +264,8 @@ def test_a_landline_does_not_supersede_a_mobile_and_ranks_below_it() -> None:
     assert phones(ranked) == [NEW, landline]
     assert by_value(ranked)[NEW].features.superseded == 0 and by_value(ranked)[NEW].features.mobile
     assert not by_value(ranked)[landline].features.mobile
+    only_landline = rank_contacts([court(landline, dt.date(2026, 1, 1), line_type="fixed_line")], as_of=AS_OF)
+    assert repairing(only_landline) is None
 
 
 def test_an_invalid_number_is_never_pushed() -> None:
@@ -212,8 +287,8 @@ def test_addresses_group_full_and_short_forms_and_rank_apart_from_phones() -> No
     address = next(c for c in ranked if c.channel == "address")
     assert address.value == full and address.rank == 1 and address.features.sources == 2
     assert [c.rank for c in ranked] == [1, 1]
-    assert repairing_contact(ranked, threshold=0.01, channels=("address",)) is address
-    assert repairing_contact(ranked, threshold=0.01)  # a phone, by default
+    assert repairing_contact(ranked, link_probability=0.9, channels=("address",)) is address
+    assert repairing(ranked)  # a phone, by default
 
 
 def test_provenance_lists_each_record_newest_first() -> None:
@@ -264,5 +339,10 @@ def test_confidence_is_a_probability_and_order_does_not_matter(
     usable = [c for c in ranked if not c.features.shared and not c.features.wrong_number]
     if usable:  # shared and wrong numbers come after every other contact
         assert max(c.rank for c in usable) == len(usable)
-    best = repairing_contact(ranked, threshold=0.5)
-    assert best is None or (best.rank == 1 and not best.excluded and best.confidence >= 0.5)
+    best = repairing(ranked)
+    assert best is None or (not best.excluded and best.features.membership >= 0.9 and best.confidence >= 0.1)
+    assert best is None or not (best.features.known_failed and not best.features.rescued)
+    failed = [c for c in ranked if c.features.known_failed and not c.features.rescued]
+    fine = [c for c in usable if not (c.features.known_failed and not c.features.rescued)]
+    if failed and fine:  # a known-failed contact never ranks above one not known to have failed
+        assert min(c.rank for c in failed) > max(c.rank for c in fine)

@@ -34,6 +34,9 @@ COMMAND_MODULES: dict[str, str] = {
     "worker": "commands_service",
     "beat": "commands_service",
     "serve": "commands_service",
+    "outcome": "commands_outcome",
+    "calibrate": "commands_outcome",
+    "report": "commands_outcome",
 }
 
 

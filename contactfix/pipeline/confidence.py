@@ -1,31 +1,43 @@
-"""How likely a contact reaches the debtor: the calibrated score behind every ranking.
+"""How likely a contact reaches the debtor: the score behind every ranking.
 
 ::
 
-    z          = intercept + Σ weight × feature          (calibrated on sample data)
-               + trust offset of the best source        (set by reasoning: sample data has no such sources)
-               + outcome terms (reached, no answer)     (set by reasoning: sample data has no outcomes)
+    z          = intercept + Σ weight × feature      (the argued prior below, or a fit on outcomes)
+               + reached bonus                      (a person answered on it)
     confidence = σ(z) × P(at least one record carrying it belongs to the identity)
 
-then capped for a phone many identities share, and 0 for a number reported wrong or invalid. Each
-constant says why it has its value. :mod:`contactfix.pipeline.ranking` computes the features.
+then rules that no weight can override: 0 for a number reported wrong or invalid; a known-failed
+contact (one a bank lost the debtor on) at most :data:`KNOWN_FAILED_CAP` until a mediator reaches the
+debtor on it or a carrier confirms it later; a phone many identities share at most
+:data:`SHARED_CONFIDENCE_CAP`.
+
+Where the numbers come from. The prior is argued, constant by constant, from what court filings and
+bank files are, not fitted on our sample generator (an earlier fit learned the generator: every
+filing carried the number of its day, so age and order looked decisive; on data nobody here wrote it
+repaired no one). Each feature is bounded so that no single one moves a contact from near certain to
+near impossible: the largest term of the prior is 2.4 logits (two newer rival numbers), the bonus of
+a reached number 3. ``contactfix calibrate`` replaces the prior by a regularised logistic fit on real
+outcomes, shrunk toward the prior (:mod:`contactfix.pipeline.calibration`), when there are enough of
+them and the fit predicts held-out outcomes better.
+
+:mod:`contactfix.pipeline.ranking` computes the features.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
-    "ADDRESS_WEIGHTS",
+    "ADDRESS_PRIOR",
     "FEATURE_NAMES",
-    "NO_ANSWER_PENALTY",
-    "PHONE_WEIGHTS",
+    "KNOWN_FAILED_CAP",
+    "PHONE_PRIOR",
     "REACHED_BONUS",
     "SHARED_CONFIDENCE_CAP",
-    "TRUST_OFFSET",
     "Features",
     "SourceTrust",
     "Weights",
@@ -33,7 +45,6 @@ __all__ = [
     "feature_vector",
 ]
 
-_PHONE = "phone"
 _ADDRESS = "address"
 
 
@@ -42,49 +53,40 @@ class SourceTrust(StrEnum):
 
     COURT_SERVICE = "court_service"  # an address the debtor confirmed for service (送达地址确认书)
     CARRIER = "carrier"  # a carrier's lost-contact repair: the subscriber behind the ID today
-    MEDIATOR = "mediator"  # a mediator's reported outcome
+    MEDIATOR = "mediator"  # a mediator's or dialer's reported outcome
     COURT_FILING = "court_filing"  # a party's contact in a court filing
-    OTHER_BANK = "other_bank"  # another bank's record of the same person
+    OTHER_BANK = "other_bank"  # another bank's record of the same person (also a lost-debtor batch)
     OWN_BANK = "own_bank"  # the submitting bank's own record: the contact it lost
 
 
-# Added to z for the best source of a contact, relative to a court filing (0), the only source besides
-# the bank's own record that sample data has. A carrier's answer and a confirmed service address are
-# what the person uses now, by definition of those processes: +1.5 is worth about three years of
-# recency. A mediator's record comes from talking to someone: +1.0. Another bank's record is usually
-# the same kind of stale file as ours (banks send lost debtors): −1.0. The bank's own record is
-# described by the calibrated features own_bank and own_bank_only, so no offset here.
-TRUST_OFFSET: Mapping[SourceTrust, float] = {
-    SourceTrust.COURT_SERVICE: 1.5,
-    SourceTrust.CARRIER: 1.5,
-    SourceTrust.MEDIATOR: 1.0,
-    SourceTrust.COURT_FILING: 0.0,
-    SourceTrust.OTHER_BANK: -1.0,
-    SourceTrust.OWN_BANK: 0.0,
-}
-# A mediator reached the debtor on it: a person answered, which no filing date can match. +4 takes a
-# contact from 0.5 to 0.98; such a number also ranks first whatever its confidence (rank_contacts).
-REACHED_BONUS = 4.0
-# Nobody answered: weak evidence against (phones ring out for many reasons), counted up to 3 times.
-NO_ANSWER_PENALTY = 0.4
-NO_ANSWER_COUNTED = 3
+# A person answered on it: no filing date can match that. +3 takes a contact from 0.5 to 0.95 and
+# from 0.1 to 0.69: strong, but not enough on its own to lift a number that other evidence says is
+# long gone to certainty. Such a number also ranks first whatever its confidence (rank_contacts).
+REACHED_BONUS = 3.0
 # A phone on the records of many identities (a switchboard, an agent's mobile) may reach someone, but
-# not knowingly the debtor: whatever its evidence it stays below any threshold that means "repaired".
+# not knowingly the debtor: whatever its evidence it stays below any sensible repair threshold.
 SHARED_CONFIDENCE_CAP = 0.05
+# A contact a bank lost the debtor on: it failed, so it neither repairs nor outranks a contact not
+# known to have failed. It is still shown (a mediator may try it last), with a confidence that says so.
+KNOWN_FAILED_CAP = 0.02
 
 
 @dataclass(frozen=True, slots=True)
 class Features:
     """What is known of one contact of one debtor, from all its observations.
 
-    ``years_since_seen``: years from the newest dated observation (the bank's own record excepted: its
-    date is when the bank sent it, not when the contact last worked) to the ranking day; 0 if none.
-    ``newest``: no other contact of the same kind (mobile, fixed line, address) was seen later.
-    ``superseded``: how many other contacts of the same kind were seen strictly later.
-    ``sources``: independent sources (court cases, banks, carriers) besides the bank's own record.
+    ``years_since_seen``: years from the newest independent sighting to the ranking day (0 if none).
+    Independent: a court filing, a carrier, a mediator who reached the debtor; never a bank's lost-
+    debtor record, and for a known-failed contact never a court filing either (plaintiffs copy the
+    bank's number into their filings). ``seen``: there is such a sighting.
+    ``newest``: no rival contact of the same kind (mobile, fixed line, address) was seen later;
+    ``superseded``: how many rivals were seen strictly later. Rivals are contacts not known to have
+    failed, not reported wrong, not shared.
+    ``sources``: independent sources (court cases, carriers, mediators) that carry it.
     ``own_bank``: the submitting bank's record has it; ``own_bank_only``: nothing else has.
-    ``mobile``: a phone that can take a text message; ``valid``: a phone libphonenumber holds valid
-    (addresses are always valid).
+    ``known_failed``: a bank's lost-debtor record has it (the bank lost the debtor on it);
+    ``rescued``: a mediator reached the debtor on it, or a carrier confirmed it, after that.
+    ``mobile``: a phone that can take a text message; ``valid``: libphonenumber holds it valid.
     ``trust``: its most trusted source; ``membership``: P(it is the debtor's, given the record links).
     """
 
@@ -103,100 +105,135 @@ class Features:
     wrong_number: bool
     objected: bool
     shared: int  # identities whose records carry the phone, when it is a shared one; else 0
+    known_failed: bool = False
+    rescued: bool = False
+    seen: bool = True
+
+
+# The features the weights apply to, in the order of :func:`feature_vector` (Weights' fields after
+# the intercept). Each is bounded: see feature_vector.
+FEATURE_NAMES = (
+    "years_since_seen",
+    "superseded",
+    "extra_sources",
+    "fixed_line",
+    "carrier",
+    "no_answer",
+    "unseen",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """Logistic weights of the calibrated features (see :class:`Features` for each one's meaning)."""
+    """Logistic weights of :data:`FEATURE_NAMES` (see :func:`feature_vector`) and the intercept."""
 
     intercept: float
     years_since_seen: float
-    newest: float
     superseded: float
-    log_sources: float
-    own_bank: float
-    own_bank_only: float
-    mobile: float
+    extra_sources: float
+    fixed_line: float
+    carrier: float
+    no_answer: float
+    unseen: float
 
     def logit(self, features: Features) -> float:
-        """The calibrated part of z for ``features``."""
-        coefficients = [float(getattr(self, name)) for name in FEATURE_NAMES]
+        """The weighted part of z for ``features``."""
         return self.intercept + sum(
-            w * x for w, x in zip(coefficients, feature_vector(features), strict=True)
+            w * x for w, x in zip(self.coefficients(), feature_vector(features), strict=True)
         )
 
+    def coefficients(self) -> tuple[float, ...]:
+        """The weights of :data:`FEATURE_NAMES`, in order (the intercept excepted)."""
+        return tuple(float(getattr(self, name)) for name in FEATURE_NAMES)
 
-# The calibrated features, in the order of :func:`feature_vector` (Weights' fields after the intercept).
-FEATURE_NAMES = (
-    "years_since_seen",
-    "newest",
-    "superseded",
-    "log_sources",
-    "own_bank",
-    "own_bank_only",
-    "mobile",
-)
+    def as_dict(self) -> dict[str, float]:
+        """JSON-ready: ``{"intercept": …, feature: weight, …}``."""
+        return {key: float(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Weights:
+        """The weights stored by :meth:`as_dict`; missing features keep the prior's weight."""
+        prior = PHONE_PRIOR.as_dict()
+        return cls(**{f.name: float(values.get(f.name, prior[f.name])) for f in fields(cls)})
+
+
+# Bounds of the features, so that each weight's reach is bounded too.
+MAX_YEARS = 6.0  # court exports reach back about six years; older is "old", not older still
+MAX_SUPERSEDED = 2  # a third newer number says nothing the second did not
+MAX_NO_ANSWER = 3  # phones ring out for many reasons: three unanswered calls are all that count
 
 
 def feature_vector(features: Features) -> tuple[float, ...]:
-    """The calibrated features of a contact as numbers, in :data:`FEATURE_NAMES` order."""
+    """The features of a contact as bounded numbers, in :data:`FEATURE_NAMES` order."""
     return (
-        features.years_since_seen,
-        float(features.newest),
-        float(min(features.superseded, 3)),  # a fourth newer number says nothing a third did not
-        math.log1p(features.sources),  # each further source adds less
-        float(features.own_bank),
-        float(features.own_bank_only),
-        float(features.mobile),
+        min(features.years_since_seen, MAX_YEARS),
+        float(min(features.superseded, MAX_SUPERSEDED)),
+        math.log1p(max(features.sources - 1, 0)),  # each further source adds less
+        0.0 if features.mobile else 1.0,
+        1.0 if features.trust == SourceTrust.CARRIER else 0.0,
+        float(min(features.no_answer, MAX_NO_ANSWER)),
+        0.0 if features.seen else 1.0,
     )
 
 
-# Fitted by `python -m bench.repair_bench` (logistic regression by IRLS; label: the value is the
-# person's current mobile / current address) on sample seed 11 with 5,000 debtors, evaluated on seed
-# 12 (bench/RESULTS.md, "Repair"). What they say: a number seen after another of its kind is almost
-# never current again (superseded −8); age costs about half a logit a year even for the newest; the
-# bank's own copy is evidence against (it is the number the bank lost); the label is a mobile, so a
-# fixed line (which reaches a household or an office, not knowingly the debtor) scores near 0.
-# log_sources fits to ≈ 0 (−0.05): every court filing in sample data carries the number of its day
-# without typos, so a second source says nothing the newest sighting does not. It is kept at 0 rather
-# than guessed; ranking still prefers more sources between otherwise equal contacts (rank_contacts).
-PHONE_WEIGHTS = Weights(
-    intercept=-9.84,
-    years_since_seen=-0.52,
-    newest=2.81,
-    superseded=-8.08,
-    log_sources=0.0,
-    own_bank=-2.76,
-    own_bank_only=-0.46,
-    mobile=10.63,
+# The prior for phones, each weight argued:
+# - intercept +0.8 (σ = 0.69): a mobile number a court filing carried, seen this year, with no rival.
+#   A party's number in a filing was the number the filer had for them; most people keep a mobile
+#   number for years (it is tied to their ID and their bank and payment accounts), but filers also
+#   copy numbers from old files and some numbers belong to someone else: likely, far from certain.
+# - years_since_seen −0.3 a year, at most −1.8 (six years): people do change numbers, a few percent a
+#   year, so an old sighting is less likely to be current (six years alone: σ(0.8−1.8) = 0.27), but
+#   filings are one to six years old and arrive in any order: age is weak evidence, not a verdict.
+# - superseded −1.2 per rival seen later, at most two (−2.4): a newer number of the same kind from an
+#   independent source suggests a change, but filings date the case, not the number, and people
+#   carry two live numbers; so a single newer rival halves the odds a few times over, not to zero.
+# - extra_sources +0.8 × ln(1 + further sources): a second independent case with the same number
+#   (+0.55) makes a copying or typing mistake much less likely; the fifth adds little (+1.29 for 4).
+# - fixed_line −1.5: a landline reaches a household or an office, not knowingly the debtor.
+# - carrier +2.0: the carrier's answer is the subscriber behind the ID today, by definition of the
+#   process: from σ(0.8) to σ(2.8) = 0.94 for a fresh answer.
+# - no_answer −0.4 per unanswered call, at most three: weak evidence against.
+# - unseen −1.0: nothing but a bank's record has the contact (no independent sighting at all).
+PHONE_PRIOR = Weights(
+    intercept=0.8,
+    years_since_seen=-0.3,
+    superseded=-1.2,
+    extra_sources=0.8,
+    fixed_line=-1.5,
+    carrier=2.0,
+    no_answer=-0.4,
+    unseen=-1.0,
 )
-ADDRESS_WEIGHTS = Weights(
-    intercept=2.79,
-    years_since_seen=-0.37,
-    newest=0.36,
-    superseded=-3.44,
-    log_sources=0.21,
-    own_bank=-0.57,
-    own_bank_only=-2.02,
-    mobile=0.0,
+# Addresses: the same reasoning, with slower change (people move less often than they change numbers,
+# −0.2 a year) and no line type. A service address the debtor confirmed (送达地址确认书) counts as a
+# carrier-grade source: the debtor said so to the court.
+ADDRESS_PRIOR = Weights(
+    intercept=0.8,
+    years_since_seen=-0.2,
+    superseded=-1.2,
+    extra_sources=0.8,
+    fixed_line=0.0,
+    carrier=2.0,
+    no_answer=0.0,
+    unseen=-1.0,
 )
-_WEIGHTS = {_PHONE: PHONE_WEIGHTS, _ADDRESS: ADDRESS_WEIGHTS}
 
 
 def confidence(channel: str, features: Features, weights: Mapping[str, Weights] | None = None) -> float:
     """How likely the contact reaches the debtor, in [0, 1] (see the module docstring).
 
-    ``weights`` (channel → :class:`Weights`) replaces the calibrated ones: the benchmark tries its fits.
+    ``weights`` (channel → :class:`Weights`) replaces the prior: a calibrated model, or a benchmark's.
     """
     if features.wrong_number or not features.valid:
         return 0.0
-    chosen = (weights or _WEIGHTS).get(channel, ADDRESS_WEIGHTS)
+    chosen = (weights or {}).get(channel) or (ADDRESS_PRIOR if channel == _ADDRESS else PHONE_PRIOR)
     z = chosen.logit(features)
-    if not features.own_bank_only:
-        z += TRUST_OFFSET[features.trust]
+    if channel == _ADDRESS and features.trust == SourceTrust.COURT_SERVICE:
+        z += chosen.carrier
     z += REACHED_BONUS * min(features.reached, 1)
-    z -= NO_ANSWER_PENALTY * min(features.no_answer, NO_ANSWER_COUNTED)
     value = features.membership / (1.0 + math.exp(-z))
+    if features.known_failed and not features.rescued:
+        value = min(value, KNOWN_FAILED_CAP)
     if features.shared:
         value = min(value, SHARED_CONFIDENCE_CAP)
     return round(value, 4)

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session, aliased
 
 from contactfix.db.identity_models import IdentityMember
 from contactfix.db.models import Contact, Debtor, RecordSource, SourceRecord
+from contactfix.db.outcome_models import Outcome
 from contactfix.pipeline.ranking import Observation, SourceTrust
 from contactfix.pipeline.records import among, batches
 
 __all__ = [
     "SERVICE_ADDRESS",
     "DebtorRow",
+    "add_outcomes",
     "debtor_chunks",
     "debtor_observations",
     "debtors_with_changed_contacts",
@@ -100,6 +102,47 @@ def gather(
     records = _records(session, record_ids)
     contacts = _contacts(session, record_ids)
     return {d.id: list(_observations(d, members[d.id], records, contacts)) for d in debtors}
+
+
+# What a reported result says of the contact, as ranking reads a status: the debtor on the line
+# (whatever they said), nobody or somebody else, or a stop.
+_OUTCOME_STATUS = {
+    "reached": "reached",
+    "promised_to_pay": "reached",
+    "refused_to_pay": "reached",
+    "mediated": "reached",
+    "objected": "objected",
+    "wrong_number": "wrong_number",
+    "no_answer": "no_answer",
+}
+
+
+def add_outcomes(session: Session, gathered: dict[int, list[Observation]]) -> None:
+    """Add each debtor's reported outcomes to its observations (debtor id → observations), in place.
+
+    An outcome is an observation of its own (trust MEDIATOR, dated the day it was reported), with a
+    negative record id so that it never merges with a source record. A report for the debtor's
+    number says the number is the debtor's (membership 1) when the debtor was on the line; a report
+    against it says nothing of whose it is (ranking leaves it out of membership).
+    """
+    from contactfix.pipeline.outcomes import outcomes_of  # outcomes imports dispatch, which imports us
+
+    for debtor_id, outcomes in outcomes_of(session, gathered).items():
+        gathered[debtor_id].extend(
+            Observation(
+                record_id=-outcome.id,
+                trust=SourceTrust.MEDIATOR,
+                source="mediator",
+                source_key=f"mediator:{outcome.reporter}",
+                reference=None,
+                observed_on=outcome.reported_at.date(),
+                channel=outcome.channel,
+                value=outcome.value,
+                status=_OUTCOME_STATUS[outcome.result],
+                membership=1.0,
+            )
+            for outcome in outcomes
+        )
 
 
 def identity_members(session: Session, debtors: list[DebtorRow]) -> dict[int, dict[int, float]]:
@@ -191,10 +234,9 @@ def _source_key(record: _Record) -> str:
 def debtors_with_changed_contacts(session: Session, since: dt.datetime) -> list[int]:
     """Debtors whose ranking may have changed although resolve regrouped nothing of theirs.
 
-    Those whose identity holds a contact changed after ``since`` (a mediator's outcome, a number
-    added to a record), and those whose identity carries a phone or address that such a contact
-    has too (a new record elsewhere can make their phone a shared one). An incremental run repairs
-    these besides the debtors of the identities it regrouped.
+    Those with an outcome reported after ``since``, those whose identity holds a contact changed
+    after it (a number added to a record), and those whose identity carries a phone or address
+    that such a contact has too (a new record elsewhere can make their phone a shared one).
     """
     changed = select(Contact.channel, Contact.value).where(Contact.updated_at > since).distinct()
     touched = select(Contact.source_record_id).where(tuple_(Contact.channel, Contact.value).in_(changed))
@@ -207,4 +249,5 @@ def debtors_with_changed_contacts(session: Session, since: dt.datetime) -> list[
     query = select(Debtor.id).where(
         or_(Debtor.source_record_id.in_(touched), Debtor.source_record_id.in_(through_identity))
     )
-    return sorted(session.scalars(query))
+    reported = select(Outcome.debtor_id).where(Outcome.created_at > since)
+    return sorted(set(session.scalars(query)) | set(session.scalars(reported)))

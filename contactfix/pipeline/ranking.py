@@ -38,6 +38,11 @@ __all__ = [
 # Line types that can receive a text message; a fixed line can only be called.
 _MOBILE_TYPES = frozenset({"mobile", "fixed_line_or_mobile"})
 _DAYS_PER_YEAR = 365.25
+_BANKS = frozenset({SourceTrust.OWN_BANK, SourceTrust.OTHER_BANK})
+_COURTS = frozenset({SourceTrust.COURT_FILING, SourceTrust.COURT_SERVICE})
+# Statuses (reported outcomes) that mean the debtor was on the line, and those that speak against.
+_REACHING = frozenset({"reached", "objected"})
+_AGAINST = frozenset({"wrong_number", "no_answer"})
 _PHONE = "phone"
 _ADDRESS = "address"
 
@@ -144,10 +149,35 @@ class _Group:
     def line_type(self) -> str | None:
         return next((o.line_type for o in self.observations if o.line_type), None)
 
+    def failed_on(self) -> dt.date | None:
+        """The newest day a bank's lost-debtor record carried it: known failed as of then (None: not
+        known to have failed). Every bank batch is of debtors the bank could not reach on them."""
+        days = [o.observed_on or dt.date.min for o in self.observations if o.trust in _BANKS]
+        return max(days, default=None)
+
+    def rescued(self, failed_on: dt.date) -> bool:
+        """Something after the failure shows it working: a mediator reached the debtor on it, or a
+        carrier confirmed it."""
+        return any(
+            (o.status in _REACHING or o.trust == SourceTrust.CARRIER)
+            and (o.observed_on or dt.date.min) >= failed_on
+            for o in self.observations
+        )
+
+    def independent(self) -> list[Observation]:
+        """The observations that are evidence the contact works: no bank's record (its date is the
+        day it sent the lost debtor, the contact is why), no report against it, and for a contact a
+        bank lost the debtor on, no court filing either (plaintiffs copy the bank's number)."""
+        failed = self.failed_on() is not None
+        return [
+            o
+            for o in self.observations
+            if o.trust not in _BANKS and o.status not in _AGAINST and not (failed and o.trust in _COURTS)
+        ]
+
     def seen(self) -> dt.date | None:
-        """The newest date a source other than the bank's own record saw it (the bank's date is the
-        day it sent the batch, not a day the contact was known to work)."""
-        days = [o.observed_on for o in self.observations if o.trust != SourceTrust.OWN_BANK and o.observed_on]
+        """The newest day an independent source saw it working."""
+        days = [o.observed_on for o in self.independent() if o.observed_on]
         return max(days, default=None)
 
 
@@ -179,8 +209,14 @@ def describe_contacts(
     competing: dict[str, list[tuple[dt.date, str]]] = {}
     for group in groups:
         day = group.seen()
-        statuses = {o.status for o in group.observations}
-        if day is not None and group.value not in shared and "wrong_number" not in statuses:
+        failed_on = group.failed_on()
+        usable = failed_on is None or group.rescued(failed_on)
+        if (
+            day is not None
+            and usable
+            and group.value not in shared
+            and not _reported_wrong(group.observations)
+        ):
             competing.setdefault(_kind(group.channel, group.line_type), []).append((day, group.value))
     described = []
     for group in groups:
@@ -199,32 +235,47 @@ def _features(
 ) -> Features:
     observations = group.observations
     seen = group.seen()
-    others = [o for o in observations if o.trust != SourceTrust.OWN_BANK]
-    own = len(others) < len(observations)
+    independent = group.independent()
+    own = any(o.trust == SourceTrust.OWN_BANK for o in observations)
+    failed_on = group.failed_on()
     statuses = [o.status for o in observations]
     valid, mobile = _phone_facts(group.value, group.line_type) if group.channel == _PHONE else (True, False)
-    if seen is None:  # never dated by anyone but the bank: every dated rival is newer
-        newest, superseded = False, len({value for _, value in rivals})
+    others = {value for _, value in rivals if value != group.value}
+    if seen is None:  # never seen working by anyone independent: every dated rival is newer
+        newest, superseded = False, len(others)
     else:
-        newest = all(day <= seen for day, _ in rivals)
-        superseded = len({value for day, value in rivals if day > seen})
+        newest = all(day <= seen for day, value in rivals if value != group.value)
+        superseded = len({value for day, value in rivals if day > seen and value != group.value})
     return Features(
         years_since_seen=max((as_of - seen).days, 0) / _DAYS_PER_YEAR if seen else 0.0,
         newest=newest,
         superseded=superseded,
-        sources=len({o.source_key for o in others}),
+        sources=len({o.source_key for o in independent}),
         own_bank=own,
-        own_bank_only=own and not others,
+        own_bank_only=own and all(o.trust == SourceTrust.OWN_BANK for o in observations),
         mobile=mobile,
         valid=valid,
         trust=min((o.trust for o in observations), key=_TRUST_ORDER.index),
         membership=_membership(observations),
-        reached=statuses.count("reached"),
+        reached=sum(1 for status in statuses if status in _REACHING),
         no_answer=statuses.count("no_answer"),
-        wrong_number="wrong_number" in statuses,
+        wrong_number=_reported_wrong(observations),
         objected="objected" in statuses,
         shared=shared,
+        known_failed=failed_on is not None,
+        rescued=failed_on is not None and group.rescued(failed_on),
+        seen=seen is not None,
     )
+
+
+def _reported_wrong(observations: Sequence[Observation]) -> bool:
+    """The last decisive report on the contact says wrong number (a later "reached" overrides an
+    earlier "wrong number", and the other way round)."""
+    decisive = [o for o in observations if o.status in _REACHING or o.status == "wrong_number"]
+    if not decisive:
+        return False
+    last = max(decisive, key=lambda o: (o.observed_on or dt.date.min, o.record_id))
+    return last.status == "wrong_number"
 
 
 def _membership(observations: Sequence[Observation]) -> float:
@@ -234,7 +285,9 @@ def _membership(observations: Sequence[Observation]) -> float:
     contact is the debtor's if at least one of the records carrying it is.
     """
     doubt = 1.0
-    for probability in {o.record_id: o.membership for o in observations}.values():
+    # A report against a number says nothing of whose it is.
+    carrying = {o.record_id: o.membership for o in observations if o.status not in _AGAINST}
+    for probability in carrying.values():
         doubt *= 1.0 - min(max(probability, 0.0), 1.0)
     return 1.0 - doubt
 
@@ -252,7 +305,9 @@ _TRUST_ORDER = list(SourceTrust)
 
 
 # What a ranking's flags say, in the order they are stored.
-FLAG_NAMES = ("wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had")
+FLAG_NAMES = (
+    "wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had", "known_failed",
+)  # fmt: skip
 
 
 def _flags(features: Features) -> tuple[str, ...]:
@@ -264,6 +319,7 @@ def _flags(features: Features) -> tuple[str, ...]:
         "reached": bool(features.reached),
         "no_answer": bool(features.no_answer),
         "bank_had": features.own_bank,
+        "known_failed": features.known_failed and not features.rescued,
     }
     return tuple(name for name in FLAG_NAMES if raised[name])
 
@@ -296,16 +352,18 @@ def rank_contacts(
 
 
 def _seen_by_others(carried: Sequence[Observation]) -> dt.date | None:
-    days = [o.observed_on for o in carried if o.trust != SourceTrust.OWN_BANK and o.observed_on]
+    days = [o.observed_on for o in carried if o.trust not in _BANKS and o.observed_on]
     return max(days, default=None)
 
 
-def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, float, int, int, str]:
+def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, bool, float, int, int, str]:
     features = contact.features
     last = contact.last_seen.toordinal() if contact.last_seen else 0
     unusable = features.wrong_number or not features.valid
-    # A number that reached the debtor stays first until it is reported wrong.
-    first = (unusable, bool(features.shared), not features.reached, -contact.confidence)
+    failed = features.known_failed and not features.rescued
+    # A number that reached the debtor stays first until it is reported wrong; one a bank lost the
+    # debtor on never ranks above one not known to have failed.
+    first = (unusable, bool(features.shared), failed, not features.reached, -contact.confidence)
     return (*first, -features.sources, -last, contact.value)
 
 
@@ -317,19 +375,32 @@ def _with_rank(contact: RankedContact, rank: int) -> RankedContact:
 
 
 def repairing_contact(
-    ranked: Sequence[RankedContact], *, threshold: float, channels: Sequence[str] = (_PHONE,)
+    ranked: Sequence[RankedContact],
+    *,
+    link_probability: float,
+    min_confidence: float = 0.0,
+    channels: Sequence[str] = (_PHONE,),
 ) -> RankedContact | None:
-    """The contact that makes the debtor "repaired", or None.
+    """The contact that makes the debtor "repaired", or None: the best-ranked candidate that
 
-    It must be the best of its channel (a better-ranked contact, the bank's own included, is what the
-    evidence says the debtor uses), be one the bank did not have (the bank's own number, even seen
-    again elsewhere, is what it already failed to reach the debtor on), reach ``threshold``, and be
-    pushable: valid, not reported wrong, not shared, no objection on it. Only ``channels`` count
-    (phones by default: mediators call and text).
+    * is of ``channels`` (phones by default: mediators call) and, for a phone, a mobile (a landline
+      reaches a household or an office, not knowingly the debtor);
+    * is not known to have failed (a bank lost the debtor on it), unless something later showed it
+      working;
+    * is pushable: valid, not reported wrong, not shared, no objection on it;
+    * is carried by a record linked to the debtor with probability ≥ ``link_probability``;
+    * has confidence ≥ ``min_confidence``.
+
+    Candidates are taken in rank order: after a wrong-number report the next one repairs.
     """
-    for contact in ranked:
-        if contact.rank != 1 or contact.channel not in channels or contact.excluded:
+    for contact in sorted(ranked, key=lambda c: (c.channel, c.rank)):
+        features = contact.features
+        if contact.channel not in channels or contact.excluded:
             continue
-        if not contact.features.own_bank and contact.confidence >= threshold:
+        if contact.channel == _PHONE and not features.mobile:
+            continue
+        if features.known_failed and not features.rescued:
+            continue
+        if features.membership >= link_probability and contact.confidence >= min_confidence:
             return contact
     return None

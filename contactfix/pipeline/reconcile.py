@@ -29,6 +29,7 @@ from contactfix.db.identity_models import LinkModel, ReconcileRun, RunStatus
 from contactfix.db.models import Debtor
 from contactfix.pipeline.keys import write_versions
 from contactfix.pipeline.lock import ReconcileLocked, RedisLock, reconcile_lock
+from contactfix.pipeline.outcomes import debtors_with_outcomes_since
 from contactfix.pipeline.records import among, batches
 from contactfix.pipeline.resolve import (
     Checkpoint,
@@ -56,18 +57,28 @@ class ReconcileReport:
     counts: dict[str, Any]
 
 
-def repair_step(**options: Any) -> RepairStep | None:
+def repair_step(*, calibrate_min_outcomes: int | None = None, **options: Any) -> RepairStep | None:
     """The repair step, if :mod:`contactfix.pipeline.repair` is installed (it is built separately);
-    ``options`` go to its ``repair_contacts`` (threshold, shared_min_identities…)."""
+    ``options`` go to its ``repair_contacts`` (threshold, shared_min_identities…). With
+    ``calibrate_min_outcomes``, confidence is refitted first when enough new outcomes arrived."""
     try:
+        from contactfix.pipeline.calibration import maybe_calibrate
         from contactfix.pipeline.repair import repair_contacts
     except ImportError:
         return None
 
     def step(session: Session, run_id: int, debtor_ids: Sequence[int] | None) -> dict[str, int]:
         """Repair ``debtor_ids`` (None: all) and return the counts as plain numbers."""
+        calibrated = {}
+        if calibrate_min_outcomes is not None:
+            fitted = maybe_calibrate(session, min_outcomes=calibrate_min_outcomes)
+            if fitted is not None:
+                calibrated = {
+                    "calibrated_model": fitted.model_id or 0,
+                    "calibration_active": int(fitted.active),
+                }
         counts = repair_contacts(session, run_id, debtor_ids=debtor_ids, **options)
-        return {k: int(v) for k, v in dataclasses.asdict(counts).items()}
+        return {**{k: int(v) for k, v in dataclasses.asdict(counts).items()}, **calibrated}
 
     return step
 
@@ -76,7 +87,9 @@ def service_repair_step(settings: Settings) -> RepairStep | None:
     """:func:`repair_step` with the service settings' repair options."""
     return repair_step(
         threshold=settings.repair_confidence_threshold,
+        link_probability=settings.repair_link_probability,
         shared_min_identities=settings.shared_phone_min_identities,
+        calibrate_min_outcomes=settings.calibration_min_outcomes,
     )
 
 
@@ -89,10 +102,19 @@ def _debtors_of(engine: Engine, record_ids: Sequence[int]) -> list[int]:
     return sorted(found)
 
 
-def _repair(engine: Engine, run_id: int, outcome: ResolveOutcome, step: RepairStep | None) -> dict[str, int]:
+def _repair(
+    engine: Engine, run_id: int, outcome: ResolveOutcome, step: RepairStep | None, since: Any
+) -> dict[str, int]:
+    """Repair the debtors of the regrouped identities (all, after a full resolve), and those with
+    outcomes reported since ``since`` (the previous run's watermark)."""
     if step is None:
         return {}
-    debtors = None if outcome.regrouped is None else _debtors_of(engine, outcome.regrouped)
+    debtors = None
+    if outcome.regrouped is not None:
+        debtors = _debtors_of(engine, outcome.regrouped)
+        if since is not None:
+            with Session(engine) as session:
+                debtors = sorted(set(debtors) | set(debtors_with_outcomes_since(session, since)))
     if debtors == []:
         return {}
     with Session(engine) as session, session.begin():
@@ -148,14 +170,16 @@ class _Job:
 def _resolve_and_repair(engine: Engine, job: _Job, counts: dict[str, Any]) -> dict[str, Any]:
     """Resolve, repair, and complete the run; ``counts`` gains what each step did."""
     run_id, plan, settings, checkpoint = job.run_id, job.plan, job.settings, job.checkpoint
+    since = None
     if plan.full:
         stored = None if job.refit else _stored_model(engine, plan.model_id)
         outcome = resolve_full(engine, run_id, settings, checkpoint, stored)
     else:
-        outcome = resolve_incremental(engine, run_id, plan, settings, _previous_watermark(engine), checkpoint)
+        since = _previous_watermark(engine)
+        outcome = resolve_incremental(engine, run_id, plan, settings, since, checkpoint)
     counts.update(outcome.counts)
     started = time.perf_counter()
-    counts.update(_repair(engine, run_id, outcome, job.repair))
+    counts.update(_repair(engine, run_id, outcome, job.repair, since))
     counts["seconds"]["repair"] = round(time.perf_counter() - started, 3)
     checkpoint("repair")
     started = time.perf_counter()

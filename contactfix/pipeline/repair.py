@@ -8,7 +8,8 @@ that identity with its contacts, and what mediators reported of them → observa
 Idempotent: rankings are keyed by (debtor, channel, value); a row whose content did not change is
 left alone, a changed one is updated, a new one inserted, and the rows of contacts no longer present
 are deleted. So a ranking's ``run_id`` names the run that last changed it: what dispatch must look at.
-A debtor's status moves from ``lost`` to ``repaired`` only; ``reached`` and ``closed`` are never touched.
+A debtor's status moves from ``lost`` to ``repaired``, and back to ``lost`` when every candidate has
+been reported wrong; ``reached`` and ``closed`` (set by outcomes) are never touched here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,17 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from contactfix.db.audit import record_audit
+from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.planning import PlannedContact, plan_dispatches
 from contactfix.errors import ContactfixError
 from contactfix.pipeline.bulk import insert_rows
+from contactfix.pipeline.calibration import active_weights
+from contactfix.pipeline.confidence import Weights
 from contactfix.pipeline.observations import (
     DebtorRow,
+    add_outcomes,
     debtor_chunks,
     gather,
     identity_members,
@@ -45,6 +50,7 @@ from contactfix.pipeline.shared_phones import (
 
 __all__ = [
     "DEFAULT_CONFIDENCE_THRESHOLD",
+    "DEFAULT_LINK_PROBABILITY",
     "DEFAULT_REPAIR_CHANNELS",
     "InvalidRepairSetting",
     "RepairCounts",
@@ -53,10 +59,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# A debtor is repaired when its best new phone reaches this confidence: the smallest threshold whose
-# precision on the calibration seed is ≥ 98% (a margin for the ±0.5% sampling error of about 1,000
-# repaired debtors), so that on other data it stays ≥ 97% (bench/RESULTS.md, "Repair").
-DEFAULT_CONFIDENCE_THRESHOLD = 0.96
+# The defaults of the settings repair_link_probability and repair_confidence_threshold (argued in
+# config/default.toml): what "repaired" means, see ranking.repairing_contact.
+DEFAULT_LINK_PROBABILITY = 0.9
+DEFAULT_CONFIDENCE_THRESHOLD = 0.1
 # Mediators call and text: an address alone does not make a debtor reachable by the next step.
 DEFAULT_REPAIR_CHANNELS: tuple[str, ...] = ("phone",)
 
@@ -73,8 +79,9 @@ class RepairCounts:
     repaired by this run; ``demoted_contacts``: rankings held down by a wrong-number or no-answer
     report or by being a shared phone; ``shared_phones``: numbers found shared; ``rankings_written``
     and ``rankings_deleted``: rows inserted or changed, and removed; ``dispatches_planned``: dispatches
-    written for the newly repaired; ``dispatches_unassigned``: newly repaired debtors no mediator could
-    take yet.
+    written for the newly repaired and the redispatched; ``dispatches_unassigned``: debtors no mediator
+    could take yet; ``redispatched``: repaired debtors whose dispatched contact was reported wrong and
+    whose next candidate was dispatched; ``lost_again``: repaired debtors with no candidate left.
     """
 
     ranked_debtors: int = 0
@@ -85,6 +92,8 @@ class RepairCounts:
     rankings_deleted: int = 0
     dispatches_planned: int = 0
     dispatches_unassigned: int = 0
+    redispatched: int = 0
+    lost_again: int = 0
 
 
 def repair_contacts(
@@ -93,39 +102,59 @@ def repair_contacts(
     *,
     debtor_ids: Iterable[int] | None = None,
     threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
+    link_probability: float = DEFAULT_LINK_PROBABILITY,
     shared_min_identities: int = DEFAULT_MIN_IDENTITIES,
     channels: Sequence[str] = DEFAULT_REPAIR_CHANNELS,
     as_of: dt.date | None = None,
+    weights: Mapping[str, Weights] | None = None,
 ) -> RepairCounts:
     """Rank the contacts of ``debtor_ids`` (None: every debtor) and mark the newly repaired.
 
-    ``run_id`` is written on every ranking this run inserts or changes. ``threshold`` is the confidence
-    a new phone needs to repair a debtor; ``shared_min_identities`` how many identities make a phone
-    shared; ``channels`` which channels can repair; ``as_of`` the day recency is measured to (today).
+    ``run_id`` is written on every ranking this run inserts or changes. A debtor is repaired by the
+    best candidate not known to have failed, carried by a record linked with probability ≥
+    ``link_probability``, with confidence ≥ ``threshold`` (:func:`~contactfix.pipeline.ranking.
+    repairing_contact`); ``shared_min_identities`` is how many identities make a phone shared;
+    ``channels`` which channels can repair; ``as_of`` the day recency is measured to (today);
+    ``weights`` the confidence model (default: the newest active calibrated model, else the prior).
     Writes through ``session`` and flushes; the caller commits. Running it twice changes nothing.
     """
-    if not 0.0 < threshold <= 1.0:
-        raise InvalidRepairSetting(f"threshold must be in (0, 1], not {threshold}")
+    for name, value in (("threshold", threshold), ("link_probability", link_probability)):
+        if not 0.0 <= value <= 1.0:
+            raise InvalidRepairSetting(f"{name} must be in [0, 1], not {value}")
     as_of = as_of or dt.date.today()
     if shared_min_identities < 2:
         raise InvalidSharedPhoneSetting(f"min_identities must be at least 2, not {shared_min_identities}")
+    if weights is None:
+        weights = active_weights(session)
+    rule = _RepairRule(threshold, link_probability, tuple(channels), as_of, weights)
     counts = RepairCounts()
     shared_seen: set[str] = set()
     for chunk in debtor_chunks(session, debtor_ids):
         gathered = gather(session, chunk, identity_members(session, chunk))
+        add_outcomes(session, gathered)
         # Only the phones these debtors carry are counted, on the (channel, value) index: a night's
         # cost follows the debtors it repairs, not the size of the contacts table.
         phones = {o.value for observations in gathered.values() for o in observations if o.channel == "phone"}
         shared = find_shared_phones(session, min_identities=shared_min_identities, values=phones)
         shared_seen.update(shared)
-        _repair_chunk(session, chunk, gathered, run_id, counts, shared, threshold, tuple(channels), as_of)
+        _repair_chunk(session, chunk, gathered, run_id, counts, shared, rule)
     counts.shared_phones = len(shared_seen)
     session.flush()
     log.info(
-        "repair: %d debtors ranked, %d newly repaired, %d contacts demoted, %d shared phones",
-        counts.ranked_debtors, counts.newly_repaired, counts.demoted_contacts, counts.shared_phones,
+        "repair: %d debtors ranked, %d newly repaired, %d redispatched, %d lost again, %d contacts demoted",
+        counts.ranked_debtors, counts.newly_repaired, counts.redispatched, counts.lost_again,
+        counts.demoted_contacts,
     )  # fmt: skip
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class _RepairRule:
+    threshold: float
+    link_probability: float
+    channels: tuple[str, ...]
+    as_of: dt.date
+    weights: Mapping[str, Weights] | None
 
 
 def _repair_chunk(
@@ -135,23 +164,93 @@ def _repair_chunk(
     run_id: int,
     counts: RepairCounts,
     shared: dict[str, int],
-    threshold: float,
-    channels: tuple[str, ...],
-    as_of: dt.date,
+    rule: _RepairRule,
 ) -> None:
     existing = _existing_rankings(session, [d.id for d in debtors])
+    dispatched = _dispatched_contacts(
+        session, [d.id for d in debtors if d.status == DebtorStatus.REPAIRED.value]
+    )
     changes = _Changes()
     repaired: dict[int, RankedContact] = {}
+    redispatch: dict[int, RankedContact] = {}
+    lost_again: list[int] = []
     for debtor in debtors:
-        ranked = rank_contacts(gathered[debtor.id], as_of=as_of, shared=shared)
+        ranked = rank_contacts(gathered[debtor.id], as_of=rule.as_of, shared=shared, weights=rule.weights)
         counts.ranked_debtors += 1
         counts.demoted_contacts += sum(1 for contact in ranked if _demoted(contact))
         changes.add(debtor.id, ranked, existing.get(debtor.id, {}), run_id)
-        best = repairing_contact(ranked, threshold=threshold, channels=channels)
-        if best is not None and debtor.status == DebtorStatus.LOST.value:
-            repaired[debtor.id] = best
+        best = repairing_contact(
+            ranked,
+            link_probability=rule.link_probability,
+            min_confidence=rule.threshold,
+            channels=rule.channels,
+        )
+        if debtor.status == DebtorStatus.LOST.value:
+            if best is not None:
+                repaired[debtor.id] = best
+        elif debtor.status == DebtorStatus.REPAIRED.value:
+            sent = dispatched.get(debtor.id, set())
+            if best is None:
+                lost_again.append(debtor.id)
+            elif sent and best.value not in sent and _any_dropped(ranked, sent):
+                # The contact the mediator was sent is now reported wrong (or blocked): the next one goes.
+                redispatch[debtor.id] = best
     changes.write(session, counts)
     _mark_repaired(session, repaired, run_id, counts)
+    _redispatch(session, redispatch, run_id, counts)
+    _mark_lost_again(session, lost_again, run_id, counts)
+
+
+def _dispatched_contacts(session: Session, debtor_ids: list[int]) -> dict[int, set[str]]:
+    """debtor id → the phones already dispatched to its mediator."""
+    found: dict[int, set[str]] = {}
+    if not debtor_ids:
+        return found
+    query = select(Dispatch.debtor_id, Dispatch.contact_value).where(
+        among(session.connection(), Dispatch.debtor_id, debtor_ids)
+    )
+    for debtor_id, value in session.execute(query):
+        found.setdefault(debtor_id, set()).add(value)
+    return found
+
+
+def _any_dropped(ranked: Sequence[RankedContact], sent: set[str]) -> bool:
+    return any(contact.value in sent and contact.excluded for contact in ranked)
+
+
+def _redispatch(
+    session: Session, chosen: dict[int, RankedContact], run_id: int, counts: RepairCounts
+) -> None:
+    if not chosen:
+        return
+    planned = plan_dispatches(
+        session, {d: PlannedContact(c.channel, c.value, c.confidence) for d, c in chosen.items()}, run_id
+    )
+    counts.redispatched += planned.planned
+    counts.dispatches_planned += planned.planned
+    counts.dispatches_unassigned += planned.unassigned
+    for debtor_id, contact in sorted(chosen.items()):
+        record_audit(
+            session, "repair", "debtor.next_candidate", "debtor", debtor_id,
+            run_id=run_id, channel=contact.channel, confidence=contact.confidence,
+        )  # fmt: skip
+
+
+def _mark_lost_again(session: Session, debtor_ids: list[int], run_id: int, counts: RepairCounts) -> None:
+    """Repaired debtors with no candidate left (every one reported wrong) are lost again."""
+    if not debtor_ids:
+        return
+    chosen = among(session.connection(), Debtor.id, debtor_ids)
+    moved = session.execute(
+        update(Debtor)
+        .where(chosen, Debtor.status == DebtorStatus.REPAIRED.value)
+        .values(status=DebtorStatus.LOST.value)
+        .returning(Debtor.id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    for debtor_id in sorted(moved):
+        counts.lost_again += 1
+        record_audit(session, "repair", "debtor.lost_again", "debtor", debtor_id, run_id=run_id)
 
 
 def _demoted(contact: RankedContact) -> bool:
