@@ -33,6 +33,14 @@ _FILE_COLUMNS = ("reference", "contact", "result", "reported_at", "note")
 _MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
+def _fail(exc: ContactfixError, json_output: bool) -> typer.Exit:
+    """Say what was wrong (as JSON too, with --json) and give exit code 2."""
+    if json_output:
+        print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(2)
+
+
 def _engine() -> Any:
     from contactfix.db.engine import make_engine
     from contactfix.settings import get_settings
@@ -93,7 +101,10 @@ def outcome_command(
     if file is not None:
         if reference is not None:
             raise typer.BadParameter("give a REFERENCE or --file, not both", param_hint="--file")
-        _outcome_file(file, org, reporter, json_output)
+        try:
+            _outcome_file(file, org, reporter, json_output)
+        except ContactfixError as exc:
+            raise _fail(exc, json_output) from None
         return
     if reference is None or not contact or not result:
         raise typer.BadParameter("REFERENCE, --contact and --result are needed (or --file)")
@@ -105,6 +116,8 @@ def outcome_command(
                 session, debtor_id=debtor_id, contact=contact, result=result, reporter=reporter, note=note
             )
             summary = {"outcome_id": stored.id, "reference": reference.strip(), "result": stored.result}
+    except ContactfixError as exc:
+        raise _fail(exc, json_output) from None
     finally:
         engine.dispose()
     if json_output:
@@ -210,6 +223,8 @@ def report_command(
         with Session(engine) as session:
             organization_id = _organization_id(session, org) if org else None
             counts = funnel(session, organization_id=organization_id, submission_id=submission)
+    except ContactfixError as exc:
+        raise _fail(exc, json_output) from None
     finally:
         engine.dispose()
     if json_output:
@@ -271,6 +286,8 @@ def calibrate_command(
             result = calibrate(session, min_outcomes=needed, store=not dry_run)
             if dry_run:
                 session.rollback()
+    except ContactfixError as exc:
+        raise _fail(exc, json_output) from None
     finally:
         engine.dispose()
     summary = {
