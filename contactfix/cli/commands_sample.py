@@ -164,7 +164,7 @@ def sample(
     except ValueError as exc:
         raise typer.BadParameter(_option(str(exc))) from None
     try:
-        summary = write_sample(out, debtors, seed, headers.value, encoding.value, settings, profile.value)
+        summary = write_sample(out, debtors, seed, headers.value, encoding.value, settings)
     except OSError as exc:
         raise ContactfixError(f"cannot write the sample to {out}: {exc.strerror or exc}") from exc
     table = Table(title=f"sample written to {summary.out_dir}", show_header=True)

@@ -24,7 +24,8 @@ phones.csv (UTF-8)
     ``landline``, ``relative``, ``employer``) and, for their own mobiles, the days it was in use
     (ISO; ``until`` blank while live). A (person, number) pair missing here is ``shared``: not theirs.
 settings.json (UTF-8)
-    The knobs the files were made with (:class:`SampleSettings`), and the profile's name if given.
+    The knobs the files were made with (:class:`SampleSettings`) and the name of the profile they
+    equal (``custom`` if none).
 
 Rows stream to disk. Court rows go first to one spill file per filing month, then each month is
 sorted and appended to court.csv, so the export is ordered by date as courts list it, without
@@ -51,7 +52,7 @@ from contactfix.sample.records import (
     generate_records,
     phone_status,
 )
-from contactfix.sample.settings import REALISTIC, SampleSettings
+from contactfix.sample.settings import PROFILES, REALISTIC, SampleSettings
 
 HeaderStyle = Literal["en", "zh"]
 Encoding = Literal["utf-8", "utf-8-sig", "gb18030"]
@@ -108,13 +109,11 @@ def write_sample(
     headers: HeaderStyle = "en",
     encoding: Encoding = "utf-8",
     settings: SampleSettings = REALISTIC,
-    profile: str = "",
 ) -> SampleSummary:
     """Generate the world for ``seed`` under ``settings`` and write its files to ``out_dir`` (created).
 
     bank.csv and court.csv use ``headers`` and ``encoding``; the truth files (module docstring) are
-    UTF-8. ``profile`` only names the settings in settings.json. The same arguments always give
-    byte-identical files.
+    UTF-8. The same arguments always give byte-identical files.
     """
     if not 1 <= debtors <= MAX_DEBTORS:
         raise ValueError(f"debtors must be between 1 and {MAX_DEBTORS:,}, not {debtors}")
@@ -158,6 +157,7 @@ def write_sample(
             court = csv.writer(court_file)
             court.writerow(header("court", headers))
             court_rows = spill.drain(court, truth)
+    profile = next((name for name, known in PROFILES.items() if known == settings), "custom")
     settings_text = json.dumps({"profile": profile, **settings.as_dict()}, ensure_ascii=False, indent=2)
     (out_dir / "settings.json").write_text(settings_text + "\n", encoding="utf-8")
     return SampleSummary(out_dir, bank_rows, court_rows, people, time.perf_counter() - started)
