@@ -1,5 +1,9 @@
 """The truth behind a sample, for the repair benchmark: each debtor's person, that person's records in
-the database, current phone and current address; and the seed's database itself.
+the database, live phones (a person may have two), what every number is to them (current, stale,
+the bank's lost number, a relative's or employer's) and current address; and the seed's database.
+
+Phones come from the sample's persons.csv and phones.csv; addresses from regenerating the world with
+the settings in its settings.json.
 
 Court records are matched to their rows in court.csv by recomputing the key intake stores them under.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -26,18 +31,26 @@ from contactfix.intake.rows import RowNormaliser
 from contactfix.pipeline.observations import debtor_observations
 from contactfix.pipeline.ranking import Observation, contact_key
 from contactfix.sample import generate_records
+from contactfix.sample.settings import SampleSettings
 
 SHARED_MIN_PERSONS = 3
 
 
 @dataclass
 class Truth:
-    """What the generator knows: each debtor's person, its records, current phone and address."""
+    """What the generator knows: each debtor's person, its records, phones and current address.
+
+    ``current_phone`` is the person's main live mobile; ``live_phones`` every live one (E.164);
+    ``phone_status`` what a (person, E.164 number) is to them (phones.csv: current, bank_lost, stale,
+    landline, relative, employer; a pair missing from it is a number that is not theirs).
+    """
 
     person_of_debtor: dict[int, str]
     records_of_person: dict[str, set[int]]
     current_phone: dict[str, str]
     current_address: dict[str, str]
+    live_phones: dict[str, frozenset[str]]
+    phone_status: dict[tuple[str, str], str]
 
 
 @dataclass
@@ -65,10 +78,18 @@ def _truth(folder: DemoFolder, debtors: int, seed: int) -> Truth:
     with (folder.sample_dir / "truth.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             rows[(row["source"], row["id"])] = row["person_id"]
-    phones, addresses = {}, {}
-    for records in generate_records(debtors, seed):
+    phones: dict[str, str] = {}
+    live: dict[str, frozenset[str]] = {}
+    with (folder.sample_dir / "persons.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            phones[row["person_id"]] = row["current_phone"]
+            live[row["person_id"]] = frozenset(row["live_phones"].split(";"))
+    with (folder.sample_dir / "phones.csv").open(encoding="utf-8", newline="") as handle:
+        status = {(row["person_id"], row["phone"]): row["status"] for row in csv.DictReader(handle)}
+    settings = SampleSettings.from_dict(json.loads((folder.sample_dir / "settings.json").read_text("utf-8")))
+    addresses = {}
+    for records in generate_records(debtors, seed, settings):
         person = records.person
-        phones[person.person_id] = "+86" + person.current_phone
         addresses[person.person_id] = contact_key("address", person.addresses[-1].full)
     engine = make_engine(folder.database_url)
     court_keys = _court_record_keys(folder.sample_dir / "court.csv")
@@ -86,7 +107,7 @@ def _truth(folder: DemoFolder, debtors: int, seed: int) -> Truth:
             for row_id in court_keys.get(key, ()):
                 records_of_person[rows[("court", row_id)]].add(record_id)
     engine.dispose()
-    return Truth(person_of_debtor, dict(records_of_person), phones, addresses)
+    return Truth(person_of_debtor, dict(records_of_person), phones, addresses, live, status)
 
 
 def _court_record_keys(path: Path) -> dict[str, list[str]]:
@@ -129,18 +150,18 @@ def shared_by_persons(prepared: Prepared, observed: Mapping[int, list[Observatio
 
 
 def is_current(truth: Truth, person: str, channel: str, value: str) -> bool:
-    """Whether ``value`` is the person's current mobile (phones) or current address."""
+    """Whether ``value`` is one of the person's live mobiles (phones) or their current address."""
     if channel == "phone":
-        return value == truth.current_phone[person]
+        return value in truth.live_phones[person]
     return contact_key(channel, value) == truth.current_address[person]
 
 
 def findable(prepared: Prepared, observed: Mapping[int, list[Observation]]) -> dict[int, bool]:
-    """debtor id → its current phone appears in one of its true records."""
+    """debtor id → one of its live phones appears in one of its true records."""
     truth = prepared.truth
     return {
         debtor_id: any(
-            o.channel == "phone" and o.value == truth.current_phone[truth.person_of_debtor[debtor_id]]
+            o.channel == "phone" and o.value in truth.live_phones[truth.person_of_debtor[debtor_id]]
             for o in observations
         )
         for debtor_id, observations in observed.items()

@@ -1,7 +1,8 @@
 """The generated world: valid identifiers and phones, the noise rates asked for, honest truth.
 
 Rates are measured over 2,000 debtors (about 7,600 court rows). Each corruption is checked twice:
-its rate from the row's noise tags, and that the written value really carries it.
+its rate from the row's noise tags, and that the written value really carries it. Every test runs on
+the ``legacy`` world and on the ``realistic`` default; tests/test_sample_realism.py tests the knobs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import phonenumbers
 import pytest
 from opencc import OpenCC
 
-from contactfix.sample import AS_OF, CourtRow, PersonRecords, generate_records
+from contactfix.sample import AS_OF, PROFILES, CourtRow, PersonRecords, SampleSettings, generate_records
 from contactfix.sample.noise import HOMOPHONES
 from contactfix.sample.people import AREA_CODES, MOBILE_PREFIXES, Dice, scramble
 from contactfix.sample.records import BORN_1980, COURT_FIELDS
@@ -49,9 +50,14 @@ def _court(row: CourtRow, field: str) -> str:
     return row.values[_COURT[field]]
 
 
+@pytest.fixture(scope="module", params=["legacy", "realistic"])
+def settings(request: pytest.FixtureRequest) -> SampleSettings:
+    return PROFILES[request.param]
+
+
 @pytest.fixture(scope="module")
-def world() -> list[PersonRecords]:
-    return list(generate_records(DEBTORS, seed=11))
+def world(settings: SampleSettings) -> list[PersonRecords]:
+    return list(generate_records(DEBTORS, seed=11, settings=settings))
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +98,8 @@ def test_identifiers_are_valid_and_unique(world: list[PersonRecords]) -> None:
 
 def test_phones_are_valid_unique_and_dated(world: list[PersonRecords], court_rows: list[CourtRow]) -> None:
     mobiles = [number for r in world for _, number in r.person.phones]
+    mobiles += [r.person.second_phone[1] for r in world if r.person.second_phone]
+    mobiles += [n for r in world for n in (r.person.relative, r.person.employer) if len(n) == 11]
     assert len(set(mobiles)) == len(mobiles)
     assert all(_valid_cn(number) for number in mobiles)
     assert all(_valid_cn("0" + r.person.landline) for r in world)
@@ -188,45 +196,86 @@ def test_court_name_noise(court_rows: list[CourtRow]) -> None:
         simplified = _T2S.convert(written) if "traditional" in row.noise else written
         changed += simplified != written
         if "homophone" in row.noise:
-            diffs = [(a, b) for a, b in zip(true, simplified, strict=True) if a != b]
-            assert len(diffs) == 1 and HOMOPHONES[diffs[0][0]] == diffs[0][1]
-            assert true.index(diffs[0][0]) >= row.person.family_len  # only the given name varies
+            diffs = [(i, a, b) for i, (a, b) in enumerate(zip(true, simplified, strict=True)) if a != b]
+            assert len(diffs) == 1 and HOMOPHONES[diffs[0][1]] == diffs[0][2]
+            assert diffs[0][0] >= row.person.family_len  # only the given name varies
         else:
             assert simplified == true
     assert changed > 0.5 * sum("traditional" in row.noise for row in court_rows)
 
 
-def test_court_phone_noise(court_rows: list[CourtRow]) -> None:
-    assert 0.005 <= _rate(court_rows, "phone_shared") <= 0.016
-    assert 0.03 <= _rate(court_rows, "phone_fixed") <= 0.07
+def _digits(written: str) -> str:
+    digits = re.sub(r"\D", "", written.translate({0xFF10 + i: 48 + i for i in range(10)}))
+    return digits.removeprefix("0086").removeprefix("86") if len(digits) > 11 else digits
+
+
+_OTHERS = {"phone_copied", "phone_relative", "phone_employer"}  # numbers the filing did not take down
+
+
+def test_court_phone_noise(world: list[PersonRecords], court_rows: list[CourtRow]) -> None:
+    # Rates over the rows whose number the filing took down itself (all of them in legacy).
+    own = [row for row in court_rows if not _OTHERS & set(row.noise)]
+    assert 0.005 <= _rate(own, "phone_shared") <= 0.016
+    assert 0.03 <= _rate(own, "phone_fixed") <= 0.07
+    lost = {r.person.person_id: r.bank.lost_phone for r in world if r.bank is not None}
     shared: dict[str, set[str]] = defaultdict(set)
     for row in court_rows:
         written = _court(row, "phone")
-        digits = re.sub(r"\D", "", written.translate({0xFF10 + i: 48 + i for i in range(10)}))
-        digits = digits.removeprefix("0086").removeprefix("86") if len(digits) > 11 else digits
+        digits = _digits(written)
         filed = date.fromisoformat(_court(row, "filed_on")).toordinal()
+        person = row.person
         if "phone_shared" in row.noise:
-            shared[digits].add(row.person.person_id)
+            shared[digits].add(person.person_id)
         elif "phone_fixed" in row.noise:
-            assert digits == "0" + row.person.landline
+            assert digits == "0" + person.landline
         elif "phone_blank" in row.noise:
             assert written == ""
+        elif "phone_copied" in row.noise:
+            # From the plaintiff's file: the bank's lost number, or a number the person had.
+            assert (
+                digits == lost[person.person_id]
+                if person.person_id in lost
+                else digits in dict(person.phones).values()
+            )
+            assert _court(row, "role") in ("被告", "被执行人")
+        elif "phone_relative" in row.noise:
+            assert digits == person.relative
+        elif "phone_employer" in row.noise:
+            assert digits == (("0" + person.employer) if person.employer_area else person.employer)
+        elif "phone_second" in row.noise:
+            assert person.second_phone is not None and digits == person.second_phone[1]
+            assert person.second_phone[0] <= filed
+        elif "phone_lagged" in row.noise:
+            # Taken down before the filing: an earlier number of the person.
+            assert digits != person.phone_at(filed) and digits in dict(person.phones).values()
+            assert [n for _, n in person.phones].index(digits) < [n for _, n in person.phones].index(
+                person.phone_at(filed)
+            )
         else:
             # The number in use when the case was filed: later cases carry later phones.
-            assert digits == row.person.phone_at(filed)
+            assert digits == person.phone_at(filed)
+        landline = {"phone_shared", "phone_fixed"} & set(row.noise) or (
+            "phone_employer" in row.noise and person.employer_area
+        )
+        if written and not landline:
             assert (written != digits) == ("phone_styled" in row.noise)
     assert shared and all(len(people) >= 3 for people in shared.values())
     mobiles = [
-        row for row in court_rows if not {"phone_shared", "phone_fixed", "phone_blank"} & set(row.noise)
+        row
+        for row in court_rows
+        if not {"phone_shared", "phone_fixed", "phone_blank", "phone_employer"} & set(row.noise)
     ]
     assert 0.30 <= _rate(mobiles, "phone_styled") <= 0.40
 
 
-def test_court_addresses_dates_and_case_numbers(court_rows: list[CourtRow]) -> None:
+def test_court_addresses_dates_and_case_numbers(settings: SampleSettings, court_rows: list[CourtRow]) -> None:
     assert 0.37 <= _rate(court_rows, "address_short") <= 0.43
     filed = [date.fromisoformat(_court(row, "filed_on")).toordinal() for row in court_rows]
-    assert min(filed) >= AS_OF - 6 * 366 and max(filed) <= AS_OF
-    assert len({date.fromordinal(day).year for day in filed}) == 7  # spread over six years and a half
+    newest, oldest = settings.filing_age_years
+    assert min(filed) >= AS_OF - round(oldest * 365) and max(filed) <= AS_OF - round(newest * 365)
+    assert max(filed) >= AS_OF - round(newest * 365) - 30 and min(filed) <= AS_OF - round(oldest * 365) + 30
+    # Spread over the window: six years and a half in legacy (to the export day), six when a year old.
+    assert len({date.fromordinal(day).year for day in filed}) == (7 if newest == 0 else 6)
     cases: dict[str, set[str]] = defaultdict(set)
     for row, day in zip(court_rows, filed, strict=True):
         address = row.person.address_at(day)

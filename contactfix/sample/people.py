@@ -20,6 +20,8 @@ from typing import TypeVar
 
 from opencc import OpenCC
 
+from contactfix.sample.settings import PROFILES, SampleSettings
+
 # Fixed "today" of the generated world, so the output never depends on the day it is generated.
 AS_OF = date(2026, 6, 30).toordinal()
 _BIRTH_FIRST = date(1950, 1, 1).toordinal()
@@ -154,11 +156,32 @@ class Person:
     phones: tuple[tuple[int, str], ...]
     addresses: tuple[Address, ...]
     landline: str
+    # A second mobile live from its date to AS_OF, beside the numbers in ``phones``.
+    second_phone: tuple[int, str] | None = None
+    # Third parties' numbers that filings may carry for this person: a relative's mobile, and the
+    # employer's mobile or switchboard (a national number; ``employer_area`` is its area code's length,
+    # 0 for a mobile). Empty when the world has no third-party numbers.
+    relative: str = ""
+    employer: str = ""
+    employer_area: int = 0
 
     @property
     def current_phone(self) -> str:
-        """The 11-digit mobile number in use at :data:`AS_OF`."""
+        """The 11-digit mobile number in use at :data:`AS_OF` (the main one, not the second)."""
         return self.phones[-1][1]
+
+    @property
+    def live_phones(self) -> tuple[str, ...]:
+        """Every mobile live at :data:`AS_OF`: the current one, then the second if there is one."""
+        if self.second_phone is None:
+            return (self.phones[-1][1],)
+        return (self.phones[-1][1], self.second_phone[1])
+
+    def second_at(self, day: int) -> str:
+        """The second mobile if it is live on ``day``, else empty."""
+        if self.second_phone is not None and self.second_phone[0] <= day:
+            return self.second_phone[1]
+        return ""
 
     def phone_at(self, day: int) -> str:
         """The mobile number in use on ``day`` (a date ordinal); empty before the first one."""
@@ -270,10 +293,20 @@ class Namesake:
 class PersonFactory:
     """Draws persons one after another from one random stream; identity numbers never repeat."""
 
-    def __init__(self, reference: Reference, rng: Dice, phone_key: int) -> None:
+    def __init__(
+        self,
+        reference: Reference,
+        rng: Dice,
+        phone_key: int,
+        settings: SampleSettings | None = None,
+        extra_slots: int = 0,
+    ) -> None:
+        """``extra_slots``: the first phone slot of second and third-party numbers (4 per person from it)."""
         self._ref = reference
         self._rng = rng
         self._phone_key = phone_key
+        self._settings = settings or PROFILES["legacy"]
+        self._extra_slots = extra_slots
         self._used_ids: set[str] = set()
         self._prefixes = tuple(p for p, _ in MOBILE_PREFIXES)
         self._prefix_cum = tuple(accumulate(w for _, w in MOBILE_PREFIXES))
@@ -302,9 +335,30 @@ class PersonFactory:
         phones = self._phones(index, birth, debtor)
         addresses = self._addresses(home, phones[0][0], debtor)
         landline = self.landline(home.code[:2], switchboard=False)
+        # Only draw what a knob asks for, so that with every knob off the stream is the legacy one.
+        settings, extra = self._settings, self._extra_slots + index * 4
+        second: tuple[int, str] | None = None
+        relative = employer = ""
+        employer_area = 0
+        if (
+            settings.two_live_numbers
+            and rng.random() < settings.two_live_numbers
+            and phones[0][0] + 180 < AS_OF - 30
+        ):
+            second = (rng.between(phones[0][0] + 180, AS_OF - 30), self.mobile(extra))
+        if settings.third_party_number and not company:
+            relative = self.mobile(extra + 1)
+            if rng.random() < 0.5:
+                employer, employer_area = self.mobile(extra + 2), 0
+            else:
+                province = home.code[:2]
+                employer, employer_area = (
+                    self.landline(province, switchboard=True),
+                    len(AREA_CODES[province][0]),
+                )
         return Person(
             f"P{index + 1:07d}", company, debtor, name, family_len, gender, birth, id_number,
-            phones, addresses, landline,
+            phones, addresses, landline, second, relative, employer, employer_area,
         )  # fmt: skip
 
     def mobile(self, slot: int) -> str:
@@ -371,7 +425,14 @@ class PersonFactory:
             first = max(first, birth + _ADULT_DAYS)
         if first + 180 >= AS_OF - 30:
             count = 1
-        changes = sorted(rng.between(first + 180, AS_OF - 30) for _ in range(count - 1))
+        window = self._settings.change_age_years
+        if debtor and window is not None and count > 1:
+            # The last change is dated by the knob (years before AS_OF), the others fall before it.
+            last = AS_OF - rng.between(round(window[0] * 365), round(window[1] * 365))
+            last = max(first + 180, min(AS_OF - 30, last))
+            changes = [*sorted(rng.between(first + 180, last) for _ in range(count - 2)), last]
+        else:
+            changes = sorted(rng.between(first + 180, AS_OF - 30) for _ in range(count - 1))
         return tuple((since, self.mobile(index * 4 + k)) for k, since in enumerate([first, *changes]))
 
     def _addresses(self, home: County, first: int, debtor: bool) -> tuple[Address, ...]:
