@@ -1,327 +1,379 @@
-"""Repair accuracy on sample data, and the calibration of the ranking weights.
+"""Repair on data sets configured differently, none used to choose a constant, with the outcome loop.
 
-``python -m bench.repair_bench [--debtors 5000] [--calibrate-seed 11] [--eval-seed 12] [--resolve]``
+``python -m bench.repair_bench [--debtors 3000] [--seed 21] [--nights 3] [--sets a,b,…] [--no-record]``
 
-For each seed: generate the sample, take it in (SQLite), then rank every debtor's contacts
+Each set is written by a generator, taken in through intake (a bank batch, a court export), and
+reconciled as ``contactfix reconcile --full`` does (resolve, repair, dispatches planned to three
+mediators). Sets:
 
-* on known identities (``oracle``): every record truth.csv gives the debtor's person, membership 1 —
-  ranking measured apart from resolution's mistakes;
-* with ``--resolve``, on the identities :mod:`contactfix.pipeline.resolve` finds, through
-  :func:`repair_contacts` as ``contactfix reconcile`` runs it (``resolved``).
+* ``sample:PROFILE`` — ``contactfix sample --profile PROFILE`` (realistic, harsh, clean, legacy);
+* ``foreign:NAME`` — :mod:`bench.foreign_sets`, written apart from the repair side (court_follows,
+  messy_export, two_numbers).
 
-The calibration seed fits the logistic weights (label: the contact is the person's current phone, or
-current address) and prints them; both seeds are then scored with the weights in
-:mod:`contactfix.pipeline.confidence` and with the fresh fit. The metrics (targets in the issue):
+The prior's constants (contactfix/pipeline/confidence.py) were set by argument before any of these
+sets was run; nothing here feeds back into them. Measured, from the database after the run:
 
-* top-1: among debtors whose current phone appears in any of their true records, the share whose
-  top-ranked phone is it (≥ 95%);
-* repaired precision: among debtors marked repaired, the share whose top phone is right (≥ 97%).
+* ``findable``: debtors whose current number (a number they use today) is carried by a record
+  linked to them (one of their ranked phones, from a source other than a bank's batch);
+* ``recall``: of those, the share repaired with a current number (target ≥ 95%);
+* ``precision``: of the repaired, the share repaired with a current number (target ≥ 97% where the
+  set has no third-party numbers);
+* ``bank_lost``: repairs with the number the bank lost the debtor on (target 0); wrong repairs by
+  what the number was (old, relative, employer, someone else's).
+
+Then the outcome loop, over ``--nights``: mediators report truthfully on each new dispatch (reached
+on a current number, wrong number otherwise) and the nightly incremental run re-ranks and
+dispatches the next candidate. ``within_two``: the share of repaired debtors reached within their
+first two dispatches (target ≥ 98%). Last, ``contactfix calibrate`` on those outcomes: its Brier
+score on held-out debtors against the prior's.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
-import math
+import json
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bench.repair_truth import Prepared, findable, is_current, oracle_observations, prepare, shared_by_persons
+from bench.machine import machine_summary
+from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.engine import make_engine
 from contactfix.db.identity_models import ContactRanking
-from contactfix.db.models import Debtor
-from contactfix.pipeline.confidence import Weights, feature_vector
-from contactfix.pipeline.observations import debtor_observations
-from contactfix.pipeline.ranking import (
-    Observation,
-    RankedContact,
-    describe_contacts,
-    rank_contacts,
-    repairing_contact,
+from contactfix.db.migrate import upgrade_database
+from contactfix.db.models import Contact, Debtor
+from contactfix.dispatch.mediators import MediatorInput, add_mediator
+from contactfix.intake.service import import_court_export, submit_bank_batch
+from contactfix.pipeline.calibration import CalibrationError, calibrate
+from contactfix.pipeline.outcomes import record_outcome
+from contactfix.pipeline.reconcile import reconcile, repair_step
+from contactfix.pipeline.resolve import ResolveSettings
+
+DEFAULT_SETS = (
+    "sample:realistic",
+    "sample:harsh",
+    "sample:clean",
+    "foreign:court_follows",
+    "foreign:messy_export",
+    "foreign:two_numbers",
 )
-from contactfix.pipeline.repair import DEFAULT_CONFIDENCE_THRESHOLD, repair_contacts
-from contactfix.pipeline.shared_phones import find_shared_phones
-from contactfix.sample import AS_OF
-
-THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.93, 0.94, 0.95, 0.96, 0.97)
-
-
-def training_rows(
-    prepared: Prepared, observed: Mapping[int, list[Observation]], shared: Mapping[str, int], as_of: dt.date
-) -> dict[str, tuple[list[tuple[float, ...]], list[int]]]:
-    """channel → (feature vectors, labels) of every rankable contact (not shared, not invalid)."""
-    truth = prepared.truth
-    data: dict[str, tuple[list[tuple[float, ...]], list[int]]] = {"phone": ([], []), "address": ([], [])}
-    for debtor_id, observations in observed.items():
-        person = truth.person_of_debtor[debtor_id]
-        for channel, value, features, _ in describe_contacts(observations, as_of=as_of, shared=shared):
-            if features.shared or not features.valid or channel not in data:
-                continue
-            right = is_current(truth, person, channel, value)
-            data[channel][0].append(feature_vector(features))
-            data[channel][1].append(int(right))
-    return data
-
-
-def fit_logistic(rows: list[tuple[float, ...]], labels: list[int], ridge: float = 1e-2) -> Weights:
-    """Logistic regression by iteratively reweighted least squares, a small ridge for stability."""
-    x = np.column_stack([np.ones(len(rows)), np.asarray(rows, dtype=float)])
-    y = np.asarray(labels, dtype=float)
-    w = np.zeros(x.shape[1])
-    penalty = ridge * np.eye(x.shape[1])
-    penalty[0, 0] = 0.0  # the intercept is not shrunk
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty
-        step = np.linalg.solve(hessian, x.T @ (y - p) - penalty @ w)
-        w += step
-        if float(np.abs(step).max()) < 1e-9:
-            break
-    return Weights(float(w[0]), *(float(v) for v in w[1:]))
+BANK = "评测银行"
+_RESULTS = Path(__file__).with_name("RESULTS.md")
+_SECTION = "## Repair on sets we did not tune on"
 
 
 @dataclass
-class Score:
-    """Repair accuracy of one ranking over one seed."""
+class Answers:
+    """What the generator knows: each debtor's current numbers and what every other number is."""
 
-    debtors: int
-    findable: int
-    top_right: int
-    repaired: dict[float, tuple[int, int]]  # threshold → (repaired, of which top phone right)
-    address_findable: int
-    address_right: int
-    brier: float
-
-    @property
-    def top1(self) -> float:
-        """Share of debtors with their current phone in a record whose top phone is it."""
-        return self.top_right / self.findable if self.findable else math.nan
-
-    def precision(self, threshold: float) -> float:
-        """Share of repaired debtors (at ``threshold``) whose top phone is right."""
-        marked, right = self.repaired[threshold]
-        return right / marked if marked else math.nan
+    as_of: dt.date
+    current: dict[str, set[str]]  # reference → E.164 numbers the person uses today
+    role: dict[str, dict[str, str]]  # reference → E.164 → current, bank_lost, old, relative, …
+    third_parties: bool  # whether the set has relatives', employers' or others' numbers on filings
 
 
-def score(
-    prepared: Prepared,
-    ranked_by_debtor: Mapping[int, list[RankedContact]],
-    findable_phones: Mapping[int, bool],
-) -> Score:
-    """Top-1, repaired precision at each threshold, address top-1 and the Brier score of top phones."""
-    truth = prepared.truth
-    result = Score(len(ranked_by_debtor), 0, 0, {t: (0, 0) for t in THRESHOLDS}, 0, 0, 0.0)
-    squared, counted = 0.0, 0
-    for debtor_id, ranked in ranked_by_debtor.items():
-        person = truth.person_of_debtor[debtor_id]
-        top = {c.channel: c for c in ranked if c.rank == 1}
-        phone = top.get("phone")
-        right = phone is not None and phone.value == truth.current_phone[person]
-        if findable_phones[debtor_id]:
-            result.findable += 1
-            result.top_right += right
-        if phone is not None and not phone.excluded:
-            squared += (phone.confidence - right) ** 2
-            counted += 1
-        for threshold in THRESHOLDS:
-            if repairing_contact(ranked, threshold=threshold) is not None:
-                marked, good = result.repaired[threshold]
-                result.repaired[threshold] = (marked + 1, good + right)
-        addresses = [c for c in ranked if c.channel == "address"]
-        if any(is_current(truth, person, "address", c.value) for c in addresses):
-            result.address_findable += 1
-            result.address_right += is_current(truth, person, "address", top["address"].value)
-    result.brier = squared / counted if counted else math.nan
+def _sample_answers(folder: Path) -> Answers:
+    from contactfix.sample import AS_OF
+
+    person_of: dict[str, str] = {}
+    current: dict[str, set[str]] = {}
+    with (folder / "truth.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["source"] == "bank":
+                person_of[row["id"]] = row["person_id"]
+                current[row["id"]] = {p for p in row["live_phones"].split(";") if p}
+    by_person: dict[str, dict[str, str]] = defaultdict(dict)
+    with (folder / "phones.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_person[row["person_id"]][row["phone"]] = row["status"]
+    settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+    knobs = settings.get("settings", settings)
+    third = float(knobs.get("third_party_number", 0) or 0) > 0
+    role = {reference: dict(by_person[person]) for reference, person in person_of.items()}
+    return Answers(dt.date.fromordinal(AS_OF), current, role, third)
+
+
+def _foreign_answers(folder: Path) -> Answers:
+    from bench.foreign_world import AS_OF
+
+    current: dict[str, set[str]] = defaultdict(set)
+    role: dict[str, dict[str, str]] = defaultdict(dict)
+    third = False
+    with (folder / "answers.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            reference, phone = row["reference"], row["phone"]
+            role[reference][phone] = row["role"]
+            if row["current"] == "1":
+                current[reference].add(phone)
+            if row["role"] in ("relative", "employer", "other_person") and row["in_court"] == "1":
+                third = True
+    return Answers(AS_OF, dict(current), dict(role), third)
+
+
+def write_set(name: str, folder: Path, debtors: int, seed: int) -> Answers:
+    """Generate set ``name`` into ``folder`` and read its answers."""
+    kind, _, profile = name.partition(":")
+    if kind == "sample":
+        from contactfix.sample import write_sample
+        from contactfix.sample.settings import PROFILES
+
+        write_sample(folder, debtors, seed, settings=PROFILES[profile])
+        return _sample_answers(folder)
+    if kind == "foreign":
+        from bench.foreign_sets import generate
+
+        generate(folder, profile, debtors, seed)
+        return _foreign_answers(folder)
+    raise SystemExit(f"unknown set {name!r}: use sample:PROFILE or foreign:NAME")
+
+
+@dataclass
+class SetResult:
+    """One set's figures (see the module docstring)."""
+
+    name: str
+    debtors: int = 0
+    findable: int = 0
+    repaired: int = 0
+    repaired_right: int = 0
+    recall: float = 0.0
+    precision: float = 0.0
+    bank_lost: int = 0
+    third_parties: bool = False
+    wrong_by_role: dict[str, int] = field(default_factory=dict)
+    within_two: float = 0.0
+    reached: int = 0
+    dispatches: int = 0
+    outcomes: int = 0
+    brier_prior: float | None = None
+    brier_fitted: float | None = None
+    calibration_active: bool | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _take_in(engine: Engine, folder: Path) -> None:
+    with Session(engine) as session, session.begin():
+        for index, (name, hours) in enumerate(
+            (("陈静", "08:00-20:00"), ("王磊", "09:00-18:00"), ("李娜", None))
+        ):
+            add_mediator(session, MediatorInput(name=name, phone=f"1380000000{index}", center="评测调解中心",
+                                                hours=hours))  # fmt: skip
+    submit_bank_batch(engine, folder / "bank.csv", BANK)
+    import_court_export(engine, folder / "court.csv")
+
+
+def _first_dispatches(session: Session) -> dict[int, list[str]]:
+    """debtor id → the phones dispatched to its mediator, in order."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for debtor_id, value in session.execute(
+        select(Dispatch.debtor_id, Dispatch.contact_value).order_by(Dispatch.id)
+    ):
+        found[debtor_id].append(value)
+    return found
+
+
+def _findable(session: Session, references: dict[int, str], answers: Answers) -> set[int]:
+    """Debtors one of whose ranked phones, carried by a non-bank record and not by the bank's batch,
+    is current."""
+    found = set()
+    query = select(ContactRanking.debtor_id, ContactRanking.value, ContactRanking.sources).where(
+        ContactRanking.channel == "phone"
+    )
+    query = query.add_columns(ContactRanking.flags)
+    for debtor_id, value, sources, flags in session.execute(query):
+        current = answers.current.get(references.get(debtor_id, ""), set())
+        # A number the bank's batch carries failed, by the rules: "current" in a generator's eyes
+        # (a person with two live numbers, one the bank lost them on), it still must not repair.
+        in_batch = "bank_had" in (flags or [])
+        if value in current and not in_batch and any(s.get("source") != "bank" for s in sources or []):
+            found.add(debtor_id)
+    return found
+
+
+def _batch_phones(session: Session) -> dict[int, set[str]]:
+    """debtor id → the phones its bank record (the bank's batch) carries."""
+    found: dict[int, set[str]] = defaultdict(set)
+    query = select(Debtor.id, Contact.value).join(Contact, Contact.source_record_id == Debtor.source_record_id)
+    for debtor_id, value in session.execute(query.where(Contact.channel == "phone")):
+        found[debtor_id].add(value)
+    return found
+
+
+def _score(engine: Engine, answers: Answers, result: SetResult) -> dict[int, list[str]]:
+    with Session(engine) as session:
+        references = dict(session.execute(select(Debtor.id, Debtor.reference)).all())
+        dispatched = _first_dispatches(session)
+        findable = _findable(session, references, answers)
+        batch = _batch_phones(session)
+    result.debtors, result.findable = len(references), len(findable)
+    wrong: Counter[str] = Counter()
+    right_in_findable = 0
+    for debtor_id, values in dispatched.items():
+        reference = references[debtor_id]
+        first = values[0]
+        result.repaired += 1
+        if first in answers.current.get(reference, set()):
+            result.repaired_right += 1
+            right_in_findable += debtor_id in findable
+            continue
+        role = answers.role.get(reference, {}).get(first, "unknown")
+        if role == "bank_lost" and first not in batch.get(debtor_id, set()):
+            role = "bank_lost_unstated"  # the batch left the number out or mistyped it: we cannot know
+        wrong[role] += 1
+    result.bank_lost = wrong.get("bank_lost", 0)
+    result.wrong_by_role = dict(wrong.most_common())
+    result.recall = round(right_in_findable / result.findable, 4) if result.findable else 0.0
+    result.precision = round(result.repaired_right / result.repaired, 4) if result.repaired else 0.0
+    return {debtor_id: list(values) for debtor_id, values in dispatched.items()}
+
+
+def _nightly(engine: Engine, as_of: dt.date) -> None:
+    reconcile(
+        engine, settings=ResolveSettings(), repair=repair_step(as_of=as_of, calibrate_min_outcomes=None)
+    )
+
+
+def _outcome_loop(engine: Engine, answers: Answers, nights: int, result: SetResult) -> None:
+    """Mediators report truthfully on each new dispatch; each night re-ranks and redispatches."""
+    reported: set[int] = set()
+    started = dt.datetime.now(dt.UTC)
+    for night in range(nights):
+        with Session(engine) as session, session.begin():
+            references = dict(session.execute(select(Debtor.id, Debtor.reference)).all())
+            rows = session.execute(
+                select(Dispatch.id, Dispatch.debtor_id, Dispatch.contact_value).order_by(Dispatch.id)
+            ).all()
+            for dispatch_id, debtor_id, value in rows:
+                if dispatch_id in reported:
+                    continue
+                reported.add(dispatch_id)
+                right = value in answers.current.get(references[debtor_id], set())
+                record_outcome(
+                    session, debtor_id=debtor_id, contact=value, result="reached" if right else "wrong_number",
+                    reporter="bench-mediator", reported_at=started - dt.timedelta(days=nights - night),
+                )  # fmt: skip
+                result.outcomes += 1
+        _nightly(engine, answers.as_of)
+
+
+def _loop_score(engine: Engine, answers: Answers, first: dict[int, list[str]], result: SetResult) -> None:
+    with Session(engine) as session:
+        references = dict(session.execute(select(Debtor.id, Debtor.reference)).all())
+        dispatched = _first_dispatches(session)
+    within = 0
+    for debtor_id in first:
+        values = dispatched[debtor_id]
+        current = answers.current.get(references[debtor_id], set())
+        result.dispatches += len(values)
+        if any(value in current for value in values):
+            result.reached += 1
+        within += any(value in current for value in values[:2])
+    result.within_two = round(within / len(first), 4) if first else 0.0
+
+
+def run_set(name: str, debtors: int, seed: int, nights: int, parent: Path) -> SetResult:
+    """Generate, take in, reconcile, score, run the outcome loop and calibrate one set."""
+    result = SetResult(name)
+    folder = parent / name.replace(":", "-")
+    clock = time.perf_counter()
+    answers = write_set(name, folder, debtors, seed)
+    result.third_parties = answers.third_parties
+    url = f"sqlite:///{folder / 'bench.sqlite3'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        _take_in(engine, folder)
+        result.seconds["generate_and_intake"] = round(time.perf_counter() - clock, 1)
+        clock = time.perf_counter()
+        reconcile(engine, full=True, settings=ResolveSettings(), repair=repair_step(as_of=answers.as_of))
+        result.seconds["reconcile_full"] = round(time.perf_counter() - clock, 1)
+        first = _score(engine, answers, result)
+        clock = time.perf_counter()
+        _outcome_loop(engine, answers, nights, result)
+        _loop_score(engine, answers, first, result)
+        result.seconds["outcome_loop"] = round(time.perf_counter() - clock, 1)
+        with Session(engine) as session:
+            try:
+                fitted = calibrate(session, min_outcomes=50, store=False)
+            except CalibrationError as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+            else:
+                result.brier_prior, result.brier_fitted = fitted.brier_prior, fitted.brier_fitted
+                result.calibration_active = fitted.active
+    finally:
+        engine.dispose()
     return result
 
 
-def rank_all(
-    observed: Mapping[int, list[Observation]],
-    shared: Mapping[str, int],
-    as_of: dt.date,
-    weights: Mapping[str, Weights] | None,
-) -> dict[int, list[RankedContact]]:
-    """Every debtor's ranking with ``weights`` (None: the calibrated constants)."""
-    return {d: rank_contacts(obs, as_of=as_of, shared=shared, weights=weights) for d, obs in observed.items()}
-
-
-@dataclass
-class Resolved:
-    """Resolve + repair as `contactfix reconcile --full` runs them, and what they stored."""
-
-    ranked: dict[int, list[RankedContact]]  # re-ranked from resolve's identities, for the threshold sweep
-    stored_top: dict[int, str]  # debtor id → the phone contact_rankings holds at rank 1
-    repaired: set[int]  # debtors whose status the run set to repaired
-    counts: dict[str, object]
-    seconds: float
-    repair_seconds: float  # repair_contacts alone, run a second time over every debtor
-
-
-def _repair_step(as_of: dt.date) -> Callable[[Session, int, Sequence[int] | None], dict[str, int]]:
-    """reconcile's repair step with recency measured to the sample world's last day."""
-
-    def step(session: Session, run_id: int, debtor_ids: Sequence[int] | None) -> dict[str, int]:
-        """repair_contacts' counts as reconcile records them."""
-        counts = repair_contacts(session, run_id, debtor_ids=debtor_ids, as_of=as_of)
-        return {name: int(value) for name, value in asdict(counts).items()}
-
-    return step
-
-
-def resolved(prepared: Prepared, as_of: dt.date) -> Resolved:
-    """Run the reconciliation on the seed's database; read back what it stored."""
-    from contactfix.pipeline.reconcile import reconcile
-
-    engine = make_engine(prepared.folder.database_url)
-    try:
-        started = time.perf_counter()
-        report = reconcile(engine, full=True, repair=_repair_step(as_of))
-        seconds = time.perf_counter() - started
-        with Session(engine) as session, session.begin():
-            # Repair again, alone: its own cost, and proof that a second run rewrites nothing.
-            started = time.perf_counter()
-            again = repair_contacts(session, report.run_id, as_of=as_of)
-            repair_seconds = time.perf_counter() - started
-        with Session(engine) as session:
-            top_query = select(ContactRanking.debtor_id, ContactRanking.value).where(
-                ContactRanking.channel == "phone", ContactRanking.rank == 1
-            )
-            stored_top = {debtor_id: value for debtor_id, value in session.execute(top_query)}
-            repaired = set(session.execute(select(Debtor.id).where(Debtor.status == "repaired")).scalars())
-            observed = debtor_observations(session, sorted(prepared.truth.person_of_debtor))
-            phones = {o.value for obs in observed.values() for o in obs if o.channel == "phone"}
-            shared = find_shared_phones(session, values=phones)
-    finally:
-        engine.dispose()
-    ranked = rank_all(observed, shared, as_of, None)
-    counts = {**report.counts, "rerun_written": again.rankings_written + again.rankings_deleted}
-    return Resolved(ranked, stored_top, repaired, counts, seconds, repair_seconds)
-
-
-def score_stored(
-    prepared: Prepared, run: Resolved, findable_phones: Mapping[int, bool]
-) -> tuple[float, int, float]:
-    """(top-1, repaired debtors, repaired precision) from the rows the reconciliation stored."""
-    truth = prepared.truth
-    right = {d: run.stored_top.get(d) == truth.current_phone[p] for d, p in truth.person_of_debtor.items()}
-    found = [d for d, can in findable_phones.items() if can]
-    top1 = sum(right[d] for d in found) / len(found)
-    precision = sum(right[d] for d in run.repaired) / len(run.repaired) if run.repaired else math.nan
-    return top1, len(run.repaired), precision
-
-
-def _weights_lines(name: str, weights: Weights) -> Iterable[str]:
-    values = ", ".join(f"{f.name}={getattr(weights, f.name):+.2f}" for f in fields(Weights))
-    yield f"- {name}: {values}"
-
-
-def _score_line(label: str, result: Score, threshold: float) -> str:
-    marked, _ = result.repaired[threshold]
-    return (
-        f"| {label} | {result.debtors:,} | {result.findable:,} | {result.top1:.4f} | {marked:,} "
-        f"({marked / result.debtors:.1%}) | {result.precision(threshold):.4f} | "
-        f"{result.address_right / max(result.address_findable, 1):.4f} | {result.brier:.4f} |"
-    )
-
-
-def _threshold_line(label: str, result: Score) -> str:
-    cells = " | ".join(
-        f"{result.repaired[t][0]:,} / {result.precision(t):.3f}" if result.repaired[t][0] else "0 / –"
-        for t in THRESHOLDS
-    )
-    return f"| {label} | {cells} |"
-
-
-@dataclass
-class Report:
-    """The Markdown lines the runs add to, section by section."""
-
-    weights: list[str] = field(default_factory=list)
-    table: list[str] = field(default_factory=list)
-    thresholds: list[str] = field(default_factory=list)
-    stored: list[str] = field(default_factory=list)
-
-    def print(self) -> None:
-        """Print every section."""
-        print("Fitted weights (logistic regression, label = the person's current phone / address):\n")
-        print("\n".join(self.weights))
-        print(f"\nAt the default threshold {DEFAULT_CONFIDENCE_THRESHOLD}:\n")
-        print("| run | debtors | current phone in a record | top-1 | repaired | repaired precision "
-              "| address top-1 | Brier (top phones) |")  # fmt: skip
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        print("\n".join(self.table))
-        print("\nRepaired debtors / precision by threshold:\n")
-        print("| run | " + " | ".join(str(t) for t in THRESHOLDS) + " |")
-        print("|---|" + "---:|" * len(THRESHOLDS))
-        print("\n".join(self.thresholds))
-        if self.stored:
-            print("\nEnd to end: `reconcile(full=True)` (resolve + repair_contacts), read back:\n")
-            print("| run | reconcile s | repair alone s | ranked debtors | shared phones | rows rewritten "
-                  "by a second repair | top-1 | repaired | repaired precision |")  # fmt: skip
-            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-            print("\n".join(self.stored))
-
-
-def run_seed(
-    report: Report, role: str, seed: int, args: argparse.Namespace, fitted: dict[str, Weights], as_of: dt.date
-) -> None:
-    """Prepare one seed, fit on it if it is the calibration seed, and score every ranking on it."""
-    prepared = prepare(seed, args.debtors, args.workdir)
-    observed = oracle_observations(prepared)
-    shared = shared_by_persons(prepared, observed)
-    if role == "calibration":
-        for channel, (rows, labels) in training_rows(prepared, observed, shared, as_of).items():
-            fitted[channel] = fit_logistic(rows, labels)
-            report.weights += _weights_lines(f"{channel}, fitted on seed {seed} ({len(rows):,} contacts)",
-                                             fitted[channel])  # fmt: skip
-    can_find = findable(prepared, observed)
-    label = f"seed {seed} ({role})"
-    for weights_name, weights in (("constants", None), ("fresh fit", fitted)):
-        result = score(prepared, rank_all(observed, shared, as_of, weights), can_find)
-        name = f"{label}, oracle identities, {weights_name}"
-        report.table.append(_score_line(name, result, DEFAULT_CONFIDENCE_THRESHOLD))
-        report.thresholds.append(_threshold_line(f"{label}, oracle, {weights_name}", result))
-    if args.resolve:
-        run = resolved(prepared, as_of)
-        result = score(prepared, run.ranked, can_find)
-        report.table.append(
-            _score_line(f"{label}, resolved identities", result, DEFAULT_CONFIDENCE_THRESHOLD)
+def _table(results: list[SetResult]) -> str:
+    lines = [
+        "| set | third parties | debtors | findable | repaired | recall (≥ 0.95) | precision (≥ 0.97 without third parties) "
+        "| bank's lost number | wrong repairs by what the number was | reached within 2 dispatches (≥ 0.98) "
+        "| Brier prior → fitted |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for r in results:
+        wrong = ", ".join(f"{role} {count}" for role, count in r.wrong_by_role.items()) or "–"
+        brier = f"{r.brier_prior} → {r.brier_fitted}" if r.brier_prior is not None else "–"
+        lines.append(
+            f"| {r.name} | {'yes' if r.third_parties else 'no'} | {r.debtors:,} | {r.findable:,} | {r.repaired:,} "
+            f"| {r.recall:.4f} | {r.precision:.4f} | {r.bank_lost} | {wrong} | {r.within_two:.4f} | {brier} |"
         )
-        report.thresholds.append(_threshold_line(f"{label}, resolved", result))
-        top1, marked, precision = score_stored(prepared, run, can_find)
-        report.stored.append(
-            f"| {label} | {run.seconds:.1f} | {run.repair_seconds:.1f} | "
-            f"{run.counts.get('ranked_debtors')} | {run.counts.get('shared_phones')} | "
-            f"{run.counts.get('rerun_written')} | {top1:.4f} | "
-            f"{marked:,} ({marked / result.debtors:.1%}) | {precision:.4f} |"
-        )
-    print(
-        f"seed {seed}: prepared in {prepared.seconds:.1f} s, folder {prepared.folder.path}", file=sys.stderr
-    )
+    return "\n".join(lines)
+
+
+def _record(text: str) -> None:
+    """Replace this benchmark's section of bench/RESULTS.md (or append it)."""
+    current = _RESULTS.read_text(encoding="utf-8") if _RESULTS.exists() else ""
+    start = current.find(_SECTION)
+    if start >= 0:
+        end = current.find("\n## ", start + len(_SECTION))
+        current = current[:start] + text + ("" if end < 0 else current[end:])
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    _RESULTS.write_text(current if current.endswith("\n") else current + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print a Markdown report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--debtors", type=int, default=5000)
-    parser.add_argument("--calibrate-seed", type=int, default=11)
-    parser.add_argument("--eval-seed", type=int, default=12)
-    parser.add_argument("--resolve", action="store_true", help="also rank on resolve's identities")
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--debtors", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--nights", type=int, default=3)
+    parser.add_argument("--sets", default=",".join(DEFAULT_SETS))
+    parser.add_argument("--quick", action="store_true", help="500 debtors, two sets (make bench --quick)")
+    parser.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
-    # Recency is measured to the generated world's last day, so results do not drift with the calendar.
-    as_of = dt.date.fromordinal(AS_OF)
-    report, fitted = Report(), dict[str, Weights]()
-    for role, seed in (("calibration", args.calibrate_seed), ("evaluation", args.eval_seed)):
-        run_seed(report, role, seed, args, fitted, as_of)
-    report.print()
+    sets = [s for s in args.sets.split(",") if s]
+    if args.quick:
+        args.debtors, sets = 500, sets[:1] + [s for s in sets if s.startswith("foreign:")][:1]
+    started = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="repair-bench-") as parent:
+        for name in sets:
+            result = run_set(name, args.debtors, args.seed, args.nights, Path(parent))
+            print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
+            results.append(result)
+    table = _table(results)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=1))
+    if not args.no_record:
+        command = (
+            f"python -m bench.repair_bench --debtors {args.debtors} --seed {args.seed} --nights {args.nights}"
+        )
+        _record(
+            f"{_SECTION}\n\n`{command}` — {machine_summary()}; {time.perf_counter() - started:.0f} s in all.\n\n"
+            f"{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n\n{table}\n"
+        )
     return 0
 
 

@@ -133,6 +133,28 @@ def test_only_a_later_reached_or_carrier_confirmation_revives_a_failed_number() 
         assert old.confidence > 0.5 and repairing(ranked) is old
 
 
+def test_a_slip_of_the_pen_is_the_same_number() -> None:
+    typed, swapped, far = "+8613800000007", "+8613800000010", "+8613800000099"
+    # One digit from the number the bank lost: that number, mistyped by the filer; it never repairs.
+    ranked = rank_contacts([own_bank(OLD), court(typed, dt.date(2025, 1, 1))], as_of=AS_OF)
+    assert by_value(ranked)[typed].features.known_failed and repairing(ranked) is None
+    assert not by_value(rank_contacts([own_bank(OLD), court(far, dt.date(2025, 1, 1))], as_of=AS_OF))[
+        far
+    ].features.known_failed  # two digits apart: another number
+    # Two neighbours swapped, next to a better-attested number: the misspelling ranks last.
+    attested = [court(NEW, dt.date(2024, 1, 1), "A"), court(NEW, dt.date(2023, 1, 1), "B")]
+    slip = "+8613900000020"
+    ranked = rank_contacts([*attested, court(slip, dt.date(2026, 1, 1), "C")], as_of=AS_OF)
+    assert phones(ranked) == [NEW, slip] and "slip" in by_value(ranked)[slip].flags
+    assert by_value(ranked)[NEW].features.superseded == 0 and repairing(ranked) is by_value(ranked)[NEW]
+    # Equally attested: no telling which is right, both stay.
+    tie = rank_contacts(
+        [court(NEW, dt.date(2024, 1, 1), "A"), court(slip, dt.date(2026, 1, 1), "C")], as_of=AS_OF
+    )
+    assert not any(c.features.slip for c in tie)
+    assert swapped != typed
+
+
 def test_recency_raises_confidence_and_independent_sources_break_ties() -> None:
     old = rank_contacts([court(NEW, dt.date(2020, 1, 1))], as_of=AS_OF)[0]
     recent = rank_contacts([court(NEW, dt.date(2026, 1, 1))], as_of=AS_OF)[0]
@@ -343,6 +365,8 @@ def test_confidence_is_a_probability_and_order_does_not_matter(
     assert best is None or (not best.excluded and best.features.membership >= 0.9 and best.confidence >= 0.1)
     assert best is None or not (best.features.known_failed and not best.features.rescued)
     failed = [c for c in ranked if c.features.known_failed and not c.features.rescued]
-    fine = [c for c in usable if not (c.features.known_failed and not c.features.rescued)]
+    fine = [
+        c for c in usable if not (c.features.known_failed and not c.features.rescued) and not c.features.slip
+    ]
     if failed and fine:  # a known-failed contact never ranks above one not known to have failed
         assert min(c.rank for c in failed) > max(c.rank for c in fine)

@@ -86,6 +86,8 @@ class Features:
     ``own_bank``: the submitting bank's record has it; ``own_bank_only``: nothing else has.
     ``known_failed``: a bank's lost-debtor record has it (the bank lost the debtor on it);
     ``rescued``: a mediator reached the debtor on it, or a carrier confirmed it, after that.
+    ``slip``: it is a misspelling (one digit off, or two neighbours swapped) of a number of the
+    debtor that more independent sources carry.
     ``mobile``: a phone that can take a text message; ``valid``: libphonenumber holds it valid.
     ``trust``: its most trusted source; ``membership``: P(it is the debtor's, given the record links).
     """
@@ -108,6 +110,7 @@ class Features:
     known_failed: bool = False
     rescued: bool = False
     seen: bool = True
+    slip: bool = False  # one digit (or two swapped) from a better-attested number of the debtor
 
 
 # The features the weights apply to, in the order of :func:`feature_vector` (Weights' fields after
@@ -232,7 +235,7 @@ def confidence(channel: str, features: Features, weights: Mapping[str, Weights] 
         z += chosen.carrier
     z += REACHED_BONUS * min(features.reached, 1)
     value = features.membership / (1.0 + math.exp(-z))
-    if features.known_failed and not features.rescued:
+    if (features.known_failed and not features.rescued) or features.slip:
         value = min(value, KNOWN_FAILED_CAP)
     if features.shared:
         value = min(value, SHARED_CONFIDENCE_CAP)

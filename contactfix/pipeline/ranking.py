@@ -144,6 +144,10 @@ class _Group:
     channel: str
     value: str
     observations: list[Observation]
+    # The failure date of a known-failed number this one is a slip of the pen from (see _mark_slips).
+    inherited_failure: dt.date | None = None
+    # The better-attested number this one is a slip of the pen from.
+    slip_of: str | None = None
 
     @property
     def line_type(self) -> str | None:
@@ -153,6 +157,8 @@ class _Group:
         """The newest day a bank's lost-debtor record carried it: known failed as of then (None: not
         known to have failed). Every bank batch is of debtors the bank could not reach on them."""
         days = [o.observed_on or dt.date.min for o in self.observations if o.trust in _BANKS]
+        if self.inherited_failure is not None:
+            days.append(self.inherited_failure)
         return max(days, default=None)
 
     def rescued(self, failed_on: dt.date) -> bool:
@@ -206,6 +212,7 @@ def describe_contacts(
     """
     shared = shared or {}
     groups = _groups(observations)
+    _mark_slips(groups)
     competing: dict[str, list[tuple[dt.date, str]]] = {}
     for group in groups:
         day = group.seen()
@@ -216,6 +223,7 @@ def describe_contacts(
             and usable
             and group.value not in shared
             and not _reported_wrong(group.observations)
+            and group.slip_of is None
         ):
             competing.setdefault(_kind(group.channel, group.line_type), []).append((day, group.value))
     described = []
@@ -225,6 +233,48 @@ def describe_contacts(
         ordered = tuple(sorted(group.observations, key=_newest_first))
         described.append((group.channel, group.value, features, ordered))
     return described
+
+
+def _one_slip_apart(a: str, b: str) -> bool:
+    """Whether two numbers of one length differ by one digit, or by two neighbours swapped: what a
+    clerk's or a bank's typing does. Two real numbers of one person are that close about once in
+    ten million pairs."""
+    if len(a) != len(b) or a == b:
+        return False
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(differ) == 1:
+        return True
+    return (
+        len(differ) == 2
+        and differ[1] == differ[0] + 1
+        and a[differ[0]] == b[differ[1]]
+        and a[differ[1]] == b[differ[0]]
+    )
+
+
+def _mark_slips(groups: Sequence[_Group]) -> None:
+    """Numbers a slip of the pen apart are one number written twice.
+
+    Next to a number a bank lost the debtor on, the other spelling is that number too (the bank or
+    the filer mistyped it): known failed as of the same day. Between two numbers not known to have
+    failed, the one fewer independent sources carry is the misspelling (none, when they tie).
+    """
+    phones = [g for g in groups if g.channel == _PHONE]
+    if len(phones) < 2:
+        return
+    failed = {g.value: g.failed_on() for g in phones}
+    support = {g.value: len({o.source_key for o in g.independent()}) for g in phones}
+    for group in phones:
+        for other in phones:
+            if other is group or not _one_slip_apart(group.value, other.value):
+                continue
+            if failed[other.value] is not None and failed[group.value] is None:
+                group.inherited_failure = failed[other.value]
+            elif (
+                failed[other.value] is None is failed[group.value]
+                and support[other.value] > support[group.value]
+            ):
+                group.slip_of = other.value
 
 
 def _features(
@@ -265,6 +315,7 @@ def _features(
         known_failed=failed_on is not None,
         rescued=failed_on is not None and group.rescued(failed_on),
         seen=seen is not None,
+        slip=group.slip_of is not None,
     )
 
 
@@ -307,6 +358,7 @@ _TRUST_ORDER = list(SourceTrust)
 # What a ranking's flags say, in the order they are stored.
 FLAG_NAMES = (
     "wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had", "known_failed",
+    "slip",
 )  # fmt: skip
 
 
@@ -320,6 +372,7 @@ def _flags(features: Features) -> tuple[str, ...]:
         "no_answer": bool(features.no_answer),
         "bank_had": features.own_bank,
         "known_failed": features.known_failed and not features.rescued,
+        "slip": features.slip,
     }
     return tuple(name for name in FLAG_NAMES if raised[name])
 
@@ -360,7 +413,7 @@ def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, bool, float, in
     features = contact.features
     last = contact.last_seen.toordinal() if contact.last_seen else 0
     unusable = features.wrong_number or not features.valid
-    failed = features.known_failed and not features.rescued
+    failed = (features.known_failed and not features.rescued) or features.slip
     # A number that reached the debtor stays first until it is reported wrong; one a bank lost the
     # debtor on never ranks above one not known to have failed.
     first = (unusable, bool(features.shared), failed, not features.reached, -contact.confidence)
@@ -385,8 +438,9 @@ def repairing_contact(
 
     * is of ``channels`` (phones by default: mediators call) and, for a phone, a mobile (a landline
       reaches a household or an office, not knowingly the debtor);
-    * is not known to have failed (a bank lost the debtor on it), unless something later showed it
-      working;
+    * is not known to have failed (a bank lost the debtor on it, or it is a slip of the pen from such
+      a number), unless something later showed it working, and is not a misspelling of a better-
+      attested number;
     * is pushable: valid, not reported wrong, not shared, no objection on it;
     * is carried by a record linked to the debtor with probability ≥ ``link_probability``;
     * has confidence ≥ ``min_confidence``.
@@ -399,7 +453,7 @@ def repairing_contact(
             continue
         if contact.channel == _PHONE and not features.mobile:
             continue
-        if features.known_failed and not features.rescued:
+        if (features.known_failed and not features.rescued) or features.slip:
             continue
         if features.membership >= link_probability and contact.confidence >= min_confidence:
             return contact
