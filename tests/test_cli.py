@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer.core
@@ -80,3 +81,16 @@ def test_the_installed_command_shows_flags_without_a_type() -> None:
     )  # fmt: skip
     assert result.returncode == 0 and "--json" in result.stdout
     assert "<bool>" not in result.stdout, result.stdout
+
+
+def test_the_readme_command_table_is_one_table_naming_every_command() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("| `contactfix ")]
+    header = rows[0] - 2
+    assert lines[header].startswith("| command |") and set(lines[header + 1]) <= set("|- ")
+    # A blank or any other line inside the block would end the table there (Markdown).
+    assert rows == list(range(rows[0], rows[0] + len(rows))), "the command table is split"
+    listed = " ".join(lines[i].split("|")[1] for i in rows)
+    for name in COMMAND_MODULES:
+        assert f"`contactfix {name}" in listed or f"`{name}`" in listed, name
