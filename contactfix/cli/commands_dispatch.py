@@ -144,8 +144,10 @@ def retry_dead_command() -> None:
 
 @dispatch_app.command("relay")
 def relay_command() -> None:
-    """Enqueue every due dispatch now (beat does this every few seconds; without a broker it sends),
-    then say how many the policy holds for later and when the first of them is due."""
+    """Enqueue every due dispatch now (beat does this every few seconds; without a broker it sends).
+
+    Then say how many the policy holds for later, and when the first of them is due.
+    """
     console = Console(highlight=False)
     console.print(f"{kick_relay()} dispatches enqueued")
     print_waiting(console)
