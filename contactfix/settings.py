@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     dispatch_backoff_cap_s: float = Field(default=240.0, gt=0)
     dispatch_binding_hours: int = Field(default=72, ge=1, le=720)
     dispatch_batch_size: int = Field(default=10, ge=1, le=500)
+    # What mediators' phones reach the web pages at; texts link to {public_base_url}/cases/{id}.
+    public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
     @field_validator("timezone")
     @classmethod

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import typer.core
+import typer.main
+from typer.testing import CliRunner
 
 from contactfix.cli import COMMAND_MODULES, app, load_commands
 
@@ -41,3 +48,49 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for name in COMMAND_MODULES:
         assert name in result.stdout, name
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group under ``command``, as the words that name it on the command line."""
+    found = [path]
+    if isinstance(command, typer.core.TyperGroup):
+        for name, sub in command.commands.items():
+            found += _command_paths(sub, (*path, name))
+    return found
+
+
+def test_no_help_labels_a_flag_with_a_value_type() -> None:
+    load_commands()
+    root = typer.main.get_command(app)
+    paths = _command_paths(root)
+    assert ("dispatch", "status") in paths and ("demo",) in paths  # commands with flags are walked
+    runner = CliRunner()
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert result.exit_code == 0, (path, result.output)
+        assert "--help" in result.output, path
+        assert "<bool>" not in result.output, (path, result.output)
+    result = runner.invoke(app, ["link", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert "<float" in result.output  # an option that takes a value still says which
+
+
+def test_the_installed_command_shows_flags_without_a_type() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "contactfix", "dispatch", "status", "--help"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert result.returncode == 0 and "--json" in result.stdout
+    assert "<bool>" not in result.stdout, result.stdout
+
+
+def test_the_readme_command_table_is_one_table() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("| `contactfix ")]
+    header = rows[0] - 2
+    assert lines[header].startswith("| command |") and set(lines[header + 1]) <= set("|- ")
+    # A blank or any other line inside the block would end the table there (Markdown).
+    assert rows == list(range(rows[0], rows[0] + len(rows))), "the command table is split"
+    listed = " ".join(lines[i].split("|")[1] for i in rows)
+    for name in ("demo", "show", "export", "mediators", "dispatch", "serve"):  # both sides of the old gap
+        assert f"`contactfix {name}" in listed or f"`{name}`" in listed, name

@@ -50,7 +50,7 @@ def _db_counts(database: Path) -> dict[str, tuple[int, int, int, int, int]]:
 def test_demo_summary_matches_the_database(tmp_path: Path) -> None:
     result = _demo(tmp_path, "--debtors", "200")
     assert result.returncode == 0, result.stderr
-    folder = Path(re.search(r"^folder: (\S+)$", result.stdout, re.MULTILINE)[1])  # type: ignore[index]
+    folder = Path(re.search(r"^演示目录 folder: (\S+)$", result.stdout, re.MULTILINE)[1])  # type: ignore[index]
     assert folder.parent == tmp_path and folder.name.startswith("contactfix-demo-")
     assert not (tmp_path / "real.sqlite3").exists() and not (tmp_path / "real-outbox.jsonl").exists()
     printed = {
@@ -69,6 +69,13 @@ def test_demo_summary_matches_the_database(tmp_path: Path) -> None:
     assert "rejected" in result.stdout and "most common issues" in result.stdout
     assert not re.search(r"\d{11}|\d{6}19\d\d", result.stdout.replace(",", ""))
     assert f"folder kept: {folder}" in result.stdout
+    # The screen is in Chinese, as mediators' texts are; each line keeps its English key word.
+    keys = ("数据库 database: ", "样本 sample: ", "接收 intake", "对账 reconcile: ", "修复 repaired: ",
+            "发送状态 dispatch states: ", "给调解员的短信 sms to mediator: 【联系方式修复】")  # fmt: skip
+    for key in keys:
+        assert key in result.stdout, key
+    texts = [line for line in result.stdout.splitlines() if "sms to mediator" in line]
+    assert texts and all(re.search(r" http://127\.0\.0\.1:8000/cases/\d+ ", t) for t in texts)
 
 
 def test_demo_clean_removes_its_folder(tmp_path: Path) -> None:

@@ -170,6 +170,35 @@ def test_retry_dead_requeues_the_dead_and_sends_them_in_process(database: str, e
     assert len(sms) == list(states.values()).count("delivered")
 
 
+def test_relay_at_night_says_how_many_wait_and_when_the_first_goes(database: str, engine: Engine) -> None:
+    debtors = make_debtors(engine, 4)
+    add_mediators(engine, 1)
+    plan_for(engine, debtors)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    first, later = now + dt.timedelta(hours=9, minutes=30), now + dt.timedelta(days=1)
+    with engine.begin() as connection:
+        for dispatch_id, due in ((1, later), (2, first), (3, later)):
+            connection.execute(
+                update(Dispatch)
+                .where(Dispatch.id == dispatch_id)
+                .values(state="deferred", next_attempt_at=due)
+            )
+    set_states(engine, {4: "delivered"})
+
+    relayed = contactfix(database, "dispatch", "relay")
+    assert relayed.returncode == 0, relayed.stderr
+    shanghai = first.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert "0 dispatches enqueued" in relayed.stdout
+    assert f"3 dispatches deferred to their allowed hours; the first is due {shanghai:%Y-%m-%d %H:%M} " \
+        "Asia/Shanghai" in relayed.stdout  # fmt: skip
+    assert "run `contactfix dispatch relay` then" in relayed.stdout  # no broker, no beat
+    assert dispatch_states(engine) == {1: "deferred", 2: "deferred", 3: "deferred", 4: "delivered"}
+
+    set_states(engine, {1: "delivered", 2: "delivered", 3: "delivered"})
+    quiet = contactfix(database, "dispatch", "relay")
+    assert quiet.stdout.strip() == "0 dispatches enqueued"
+
+
 def test_worker_without_a_broker_says_which_setting_to_set(database: str) -> None:
     refused = contactfix(database, "worker")
     assert refused.returncode == 2

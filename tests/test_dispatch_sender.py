@@ -160,8 +160,20 @@ def test_without_a_call_connector_the_text_masks_the_number(engine: Engine, outb
     worker = sender(engine, outbox_channels(outbox, call=False), Clock(WORKDAY_NOON))
     assert worker.send(1).result == "delivered"
     [sms] = read_outbox(outbox)
-    assert "+86 139****0000" in sms["text"] and "contactfix show R0000000" in sms["text"]
+    debtor_id = row(engine).debtor_id
+    assert "+86 139****0000" in sms["text"]
+    assert f" http://127.0.0.1:8000/cases/{debtor_id} " in sms["text"]  # the case page, between spaces
+    assert "contactfix" not in sms["text"]  # a mediator has no shell on the server
     assert row(engine).binding_id is None
+
+
+def test_the_text_links_to_the_configured_address(engine: Engine, outbox: Path) -> None:
+    make_dispatches(engine, 1)
+    base = "https://tiaojie.example.cn/m/"
+    worker = sender(engine, outbox_channels(outbox, call=False), Clock(WORKDAY_NOON), public_base_url=base)
+    assert worker.send(1).result == "delivered"
+    [sms] = read_outbox(outbox)
+    assert f" https://tiaojie.example.cn/m/cases/{row(engine).debtor_id} " in sms["text"]
 
 
 def test_a_provider_that_only_accepted_the_text_leaves_it_sent(engine: Engine) -> None:

@@ -39,6 +39,6 @@ def test_demo_reports_repaired_debtors_with_provenance(tmp_path: Path) -> None:
     console = Console(record=True, width=200)
     print_result(console, result)
     text = console.export_text()
-    assert f"repaired: {summary.repaired:,} of {summary.debtors:,} debtors" in text
+    assert f"修复 repaired: {summary.debtors:,} 名债务人中 {summary.repaired:,} 名" in text
     assert all(example.reference in text and example.phone in text for example in summary.examples)
     assert not re.search(r"\d{11}|\d{6}19\d\d", text.replace(",", "")), "an unmasked phone or ID was printed"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from repair_support import AS_OF, World
+from rich.cells import cell_len
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -158,6 +159,14 @@ def test_the_commands_end_to_end(db: tuple[str, Session], tmp_path: Path) -> Non
     assert shown.returncode == 0, shown.stderr
     assert "350103********1234" in shown.stdout and "+86 139****0002" in shown.stdout and CASE in shown.stdout
     assert not re.search(r"\d{11}", shown.stdout), "an unmasked phone or ID was printed"
+    narrow = subprocess.run(
+        [str(CONTACTFIX), "show", "CF001"], capture_output=True, text=True, check=False,
+        env={**env, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(cell_len(line) for line in narrow.stdout.splitlines()) <= 80 and "…" not in narrow.stdout
+    for whole in ("350103********1234", "+86 139****0002", CASE):  # an address may fold
+        assert whole in narrow.stdout, whole
     missing = subprocess.run(
         [str(CONTACTFIX), "show", "CF404"], capture_output=True, text=True, env=env, check=False
     )

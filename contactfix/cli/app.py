@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+import typer.core
+
+
+def _flags_show_no_value_type() -> None:
+    """Typer's rich help labels every flag ``<bool>`` (and a count ``<int>``) as if it took a value;
+    its plain help, like click's, shows none. Flags take no value: the help of every command of the app
+    shows none (tests/test_cli.py runs every --help)."""
+    typed = getattr(typer.core.TyperOption, "display_type_rich", None)
+    if typed is None or getattr(typed, "_contactfix_flags", False):  # older Typer: click's help
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return typed(self, ctx)  # type: ignore[no-any-return]
+
+    display_type_rich._contactfix_flags = True  # type: ignore[attr-defined]
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_value_type()
 
 app = typer.Typer(
     name="contactfix",

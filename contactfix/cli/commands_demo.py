@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contactfix.cli.app import app
+from contactfix.cli.tables import compact_table, print_table
 
 if TYPE_CHECKING:
     from contactfix.demo import DemoResult, DispatchSummary, IntakeSummary, ReconcileSummary
@@ -46,7 +47,7 @@ def demo(
 
     console = Console()
     folder = make_folder()
-    console.print(f"folder: {folder.path}", soft_wrap=True, highlight=False)
+    console.print(f"演示目录 folder: {folder.path}", soft_wrap=True, highlight=False)
     try:
         result = run_demo(debtors, seed, folder)
     except BaseException:
@@ -54,24 +55,37 @@ def demo(
         raise
     print_result(console, result)
     if keep:
-        console.print(f"folder kept: {folder.path}", soft_wrap=True, highlight=False)
+        console.print(f"保留目录 folder kept: {folder.path}", soft_wrap=True, highlight=False)
     else:
         shutil.rmtree(folder.path, ignore_errors=True)
-        console.print(f"folder removed: {folder.path}", soft_wrap=True, highlight=False)
+        console.print(f"已删除目录 folder removed: {folder.path}", soft_wrap=True, highlight=False)
+
+
+# What a dispatch's state or a send's outcome is called on the screen; the English word stays beside
+# it, as the states are spelled in the database, `dispatch status` and the logs.
+STATE_NAMES = {
+    "pending": "待发送", "deferred": "已延后", "sending": "发送中", "sent": "已发出", "delivered": "已送达",
+    "failed": "失败", "dead": "已放弃", "blocked": "已拦截", "retrying": "重试中", "rate_limited": "限流等待",
+    "taken": "他处处理中", "missing": "不存在", "sms": "短信", "bind": "呼叫路径", "unbind": "撤销呼叫路径",
+}  # fmt: skip
 
 
 def print_result(console: Console, result: DemoResult) -> None:
-    """Print what each step of the demo did. Issues are shown masked, as intake stored them."""
-    console.print(f"database: {result.folder.database_url}", soft_wrap=True, highlight=False)
+    """Print what each step of the demo did, in Chinese, each line led by its English key word (what
+    operators grep). Issues are shown masked, as intake stored them."""
+    console.print(f"数据库 database: {result.folder.database_url}", soft_wrap=True, highlight=False)
     if result.sample is not None:
+        sample = result.sample
         console.print(
-            f"sample: {result.sample.bank_rows:,} debtors in bank.csv, {result.sample.court_rows:,} rows "
-            f"in court.csv (seed {result.seed}, {result.sample.seconds:.1f} s)",
-            highlight=False,
-        )
-    counts = Table(title="intake", title_justify="left")
-    for column in ("file", "rows", "accepted", "rejected", "warnings", "seconds"):
-        counts.add_column(column, justify="left" if column == "file" else "right")
+            f"样本 sample: bank.csv {sample.bank_rows:,} 名债务人，court.csv {sample.court_rows:,} 行"
+            f"（种子 seed {result.seed}，用时 {sample.seconds:.1f} 秒）",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    counts = Table(title="接收 intake", title_justify="left")
+    headers = {"file": "文件", "rows": "行数", "accepted": "接受", "rejected": "拒收", "warnings": "警告",
+               "seconds": "秒"}  # fmt: skip
+    for column, chinese in headers.items():
+        counts.add_column(f"{chinese}\n{column}", justify="left" if column == "file" else "right")
     for summary in result.intake:
         counts.add_row(
             summary.file, f"{summary.rows:,}", f"{summary.accepted:,}", f"{summary.rejected:,}",
@@ -84,20 +98,23 @@ def print_result(console: Console, result: DemoResult) -> None:
         _print_reconcile(console, result.reconcile)
     if result.dispatch is not None:
         _print_dispatch(console, result.dispatch, result.folder.outbox_path)
-    console.print(f"elapsed: {result.seconds:.1f} s", highlight=False)
+    console.print(f"用时 elapsed: {result.seconds:.1f} 秒", highlight=False)
 
 
 def _print_issues(console: Console, summary: IntakeSummary) -> None:
     if summary.top_reasons:
-        table = Table(title=f"{summary.file}: most common issues", title_justify="left")
-        for column in ("count", "severity", "field"):
-            table.add_column(column, justify="right" if column == "count" else "left", no_wrap=True)
-        table.add_column("reason", overflow="fold")
+        table = Table(title=f"{summary.file} 最常见的问题 most common issues", title_justify="left")
+        for column, chinese in (("count", "次数"), ("severity", "级别"), ("field", "字段")):
+            table.add_column(
+                f"{chinese}\n{column}", justify="right" if column == "count" else "left", no_wrap=True
+            )
+        table.add_column("原因\nreason", overflow="fold")
         for reason in summary.top_reasons:
             table.add_row(f"{reason.count:,}", reason.severity, reason.field, reason.reason)
         console.print(table)
     for issue in summary.example_rejections:
-        line = f"  rejected, {summary.file} row {issue.row}: {issue.reason.removeprefix('rejected: ')}"
+        why = issue.reason.removeprefix("rejected: ")
+        line = f"  拒收 rejected: {summary.file} 第 {issue.row} 行：{why}"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -105,44 +122,56 @@ def _print_reconcile(console: Console, summary: ReconcileSummary) -> None:
     counts = summary.counts
     share = summary.repaired / summary.debtors if summary.debtors else 0.0
     console.print(
-        f"reconcile: run {summary.run_id}, {counts.get('links', 0):,} links, "
-        f"{counts.get('ranked_debtors', 0):,} debtors ranked, {counts.get('shared_phones', 0):,} shared "
-        f"phones flagged ({summary.seconds:.1f} s)",
+        f"对账 reconcile: 第 {summary.run_id} 次运行，关联 {counts.get('links', 0):,} 对，"
+        f"{counts.get('ranked_debtors', 0):,} 名债务人的联系方式已排序，标记共用号码 "
+        f"{counts.get('shared_phones', 0):,} 个（用时 {summary.seconds:.1f} 秒）",
         highlight=False,
+        soft_wrap=True,  # sentences stay one line each (a terminal wraps them, Rich would at spaces)
     )
     console.print(
-        f"repaired: {summary.repaired:,} of {summary.debtors:,} debtors ({share:.1%}) have a new phone "
-        "ranked first with enough confidence",
+        f"修复 repaired: {summary.debtors:,} 名债务人中 {summary.repaired:,} 名（{share:.1%}）找到新号码，"
+        "排在首位且置信度达标",
         highlight=False,
+        soft_wrap=True,
     )
     if not summary.examples:
         return
-    table = Table(title="repaired debtors (first few)", title_justify="left")
-    for column in ("reference", "new phone", "confidence", "phone the bank had"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "confidence" else "left")
-    table.add_column("found in", overflow="fold")
+    table = compact_table("已修复的债务人（前几名） repaired debtors")
+    table.add_column("编号\nreference", no_wrap=True)
+    # The new phone over the one the bank had: two columns of phones would leave the sources no room.
+    table.add_column("新号码 new phone\n原号码 bank had", no_wrap=True)
+    table.add_column("置信度\nconf.", no_wrap=True, justify="right")
+    table.add_column("来源\nfound in", overflow="fold")  # one source a line, wrapped between words
     for example in summary.examples:
+        phones = f"{example.phone}\n原 {example.lost_phone}" if example.lost_phone else example.phone
         table.add_row(
-            example.reference, example.phone, f"{example.confidence:.3f}", example.lost_phone or "–",
-            example.sources,
+            example.reference, phones, f"{example.confidence:.3f}", example.sources.replace("; ", "\n"),
+            end_section=True,
         )  # fmt: skip
-    console.print(table)
+    print_table(console, table)
+
+
+def _listed(counts: dict[str, int]) -> str:
+    """ "已送达 delivered 68，已延后 deferred 3": each state in Chinese and in the English of the database."""
+    parts = [f"{STATE_NAMES.get(what, what)} {what} {count:,}" for what, count in sorted(counts.items())]
+    return "，".join(parts) or "无 nothing"
 
 
 def _print_dispatch(console: Console, summary: DispatchSummary, outbox: Path) -> None:
-    def listed(counts: dict[str, int]) -> str:
-        return ", ".join(f"{count:,} {what}" for what, count in sorted(counts.items())) or "nothing"
-
-    console.print(f"dispatch now: {listed(summary.outcomes)}", highlight=False)
+    console.print(f"发送 dispatch now: {_listed(summary.outcomes)}", highlight=False)
     if summary.simulated_at is not None:
         at = summary.simulated_at.astimezone(ZoneInfo("Asia/Shanghai"))
         console.print(
-            f"dispatch from {at:%Y-%m-%d %H:%M} Asia/Shanghai (a simulated clock, moved to each "
-            "deferral's time): "
-            f"{listed(summary.later_outcomes)}",
+            f"模拟时钟 dispatch from {at:%Y-%m-%d %H:%M} Asia/Shanghai（时钟依次拨到每个延后的时间）："
+            f"{_listed(summary.later_outcomes)}",
             highlight=False,
+            soft_wrap=True,
         )
-    console.print(f"dispatch states: {listed(summary.states)}", highlight=False)
-    console.print(f"outbox {outbox}: {listed(summary.outbox_lines)} lines", highlight=False, soft_wrap=True)
+    console.print(f"发送状态 dispatch states: {_listed(summary.states)}", highlight=False)
+    console.print(
+        f"发件箱 outbox {outbox}: {_listed(summary.outbox_lines)} 行", highlight=False, soft_wrap=True
+    )
     for text in summary.example_texts:
-        console.print(f"  sms to mediator: {text}", highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"  给调解员的短信 sms to mediator: {text}", highlight=False, markup=False, soft_wrap=True
+        )

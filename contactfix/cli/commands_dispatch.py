@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -62,6 +63,7 @@ def add_command(
     if planned.planned:
         console.print(f"{planned.planned} waiting repaired debtors assigned to mediators")
         console.print(f"{kick_relay()} dispatches relayed now (without a broker: sent in this process)")
+        print_waiting(console)
 
 
 @mediators_app.command("list")
@@ -142,9 +144,38 @@ def retry_dead_command() -> None:
 
 @dispatch_app.command("relay")
 def relay_command() -> None:
-    """Enqueue every due dispatch now (beat does this every few seconds; without a broker it sends)."""
-    enqueued = kick_relay()
-    Console(highlight=False).print(f"{enqueued} dispatches enqueued")
+    """Enqueue every due dispatch now (beat does this every few seconds; without a broker it sends).
+
+    Then say how many the policy holds for later, and when the first of them is due.
+    """
+    console = Console(highlight=False)
+    console.print(f"{kick_relay()} dispatches enqueued")
+    print_waiting(console)
+
+
+def print_waiting(console: Console) -> None:
+    """The dispatches deferred to a later time (outside the hours, say), and when the first is due."""
+    from contactfix.db.engine import make_engine
+    from contactfix.dispatch.relay import waiting_dispatches
+    from contactfix.dispatch.sender import utcnow
+    from contactfix.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        waiting = waiting_dispatches(engine, utcnow())
+    finally:
+        engine.dispose()
+    if waiting.earliest is None:
+        return
+    zone = ZoneInfo(settings.timezone)
+    when = f"{waiting.earliest.astimezone(zone):%Y-%m-%d %H:%M} {settings.timezone}"
+    # One line each, never wrapped: operators grep them.
+    text = f"{waiting.count:,} dispatches deferred to their allowed hours; the first is due {when}"
+    console.print(text, soft_wrap=True)
+    if settings.eager:  # no beat runs the relay: nobody sends them unless asked
+        text = "without a broker nothing sends them by itself: run `contactfix dispatch relay` then"
+        console.print(text, soft_wrap=True)
 
 
 def kick_relay() -> int:

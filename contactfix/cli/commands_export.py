@@ -8,7 +8,8 @@ many people, and contacts the debtor objected to.
 
 Rows stream from the database to the file (CSV: UTF-8 with a byte-order mark, which Excel needs to
 read Chinese; XLSX: openpyxl's write-only mode), written to a temporary file that replaces ``--out``
-only when complete.
+only when complete. The file holds phones whole: it is created readable by its owner only (0600, as
+``mkstemp`` makes it), whatever the mode of the file it replaces.
 """
 
 from __future__ import annotations

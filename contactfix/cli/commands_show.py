@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contactfix.cli.app import app
+from contactfix.cli.tables import compact_table, print_table
 from contactfix.db.identity_models import ContactRanking, Identity, IdentityMember, RecordLink
 from contactfix.db.models import Debtor, Organization, SourceRecord
 from contactfix.errors import ContactfixError, NotFound
@@ -244,46 +248,72 @@ def show(
 
 
 def print_view(console: Console, view: DebtorView) -> None:
-    """Print a :class:`DebtorView` (masked as it is)."""
+    """Print a :class:`DebtorView` (masked as it is).
+
+    Fits an 80-column terminal without cutting what people copy from it: case numbers, references,
+    masked IDs and phones are never wrapped or shortened (:mod:`contactfix.cli.tables`); a cell that
+    holds two of them puts each on its own line; names, flags and sources wrap between words.
+    """
     amount = f", owes {view.amount:,} {view.currency}" if view.amount is not None else ""
-    console.print(f"[bold]{view.reference}[/] of {view.organization}: {view.name}, ID {view.id_masked or '–'}"
-                  f"{amount}; status [bold]{view.status}[/]", soft_wrap=True)  # fmt: skip
+    head = Text.assemble(
+        (view.reference, "bold"), f" of {view.organization}: {view.name}, ID {view.id_masked or '–'}",
+        f"{amount}; status ", (view.status, "bold"),
+    )  # fmt: skip
+    console.print(head)
     if view.identity_id is None:
         console.print("identity: none yet (run `contactfix reconcile`); only the bank's own record is known")
     else:
         flags = f", flags: {', '.join(view.identity_flags)}" if view.identity_flags else ""
         count = len(view.records)
         console.print(f"identity {view.identity_id}: {count} record{'' if count == 1 else 's'}{flags}")
-    console.print(_records_table(view.records))
+    print_table(console, *_records_table(view.records))
     # The explanations are sentences with a weight per field: under the table they read as text,
     # inside it they fold into a column a few letters wide on an 80-column terminal.
     for r in view.records:
-        console.print(f"  record {r.record_id}: {r.explanation}", soft_wrap=False, highlight=False)
-    console.print(_contacts_table(view.contacts))
+        line = Text(f"record {r.record_id}: {r.explanation}")
+        console.print(Padding(line, (0, 0, 0, 2)), highlight=False)
+    for channel, title in (("phone", "ranked phones"), ("address", "ranked addresses")):
+        rows = [c for c in view.contacts if c.channel == channel]
+        if rows:
+            print_table(
+                console, _contacts_table(rows, title, channel), foldable={1} if channel != "phone" else ()
+            )
+    if not view.contacts:
+        console.print("ranked contacts: none")
 
 
-def _records_table(records: Iterable[LinkedRecord]) -> Table:
-    table = Table(title="linked records", title_justify="left")
-    for column in ("record", "source", "reference", "role", "seen", "name", "ID", "p"):
-        table.add_column(column, no_wrap=column in ("record", "seen", "p"))
+def _records_table(records: Sequence[LinkedRecord]) -> tuple[Table, set[int]]:
+    """One row per record, two lines each: reference over the day seen, name over the masked ID.
+    Also the columns that may fold (Chinese names: any two characters may part)."""
+    table = compact_table("linked records")
+    ids = [cell_len(r.id_masked) for r in records if r.id_masked]
+    table.add_column("record", no_wrap=True, justify="right", overflow="fold")
+    table.add_column("source", overflow="fold")
+    table.add_column("reference\nseen", no_wrap=True, overflow="fold")
+    table.add_column("name\nID", min_width=max(ids, default=8), overflow="fold")  # the ID stays whole
+    table.add_column("p", no_wrap=True, overflow="fold")
     for r in records:
+        source = "\n".join(part for part in (r.source, r.organization, r.role) if part)
         table.add_row(
-            str(r.record_id), f"{r.source} ({r.organization})" if r.organization else r.source,
-            r.reference or "–", r.role or "–", _day(r.observed_on), r.name, r.id_masked or "–",
-            f"{r.membership:.4f}",
+            str(r.record_id), source, f"{r.reference or '–'}\n{_day(r.observed_on)}",
+            f"{r.name}\n{r.id_masked or '–'}", f"{r.membership:.4f}", end_section=True,
         )  # fmt: skip
-    return table
+    return table, {1, 3}
 
 
-def _contacts_table(contacts: Iterable[RankedRow]) -> Table:
-    table = Table(title="ranked contacts", title_justify="left")
-    for column in ("channel", "rank", "contact", "confidence", "flags", "last seen"):
-        table.add_column(column, justify="right" if column in ("rank", "confidence") else "left")
-    table.add_column("sources", overflow="fold")
+def _contacts_table(contacts: Sequence[RankedRow], title: str, channel: str) -> Table:
+    """Ranked contacts of one channel, flags and sources one a line. No "last seen" column: it is the
+    newest date among the sources, which are listed newest first, each with its date."""
+    table = compact_table(title)
+    table.add_column("rank", no_wrap=True, justify="right", overflow="fold")
+    table.add_column(channel, no_wrap=channel == "phone", overflow="fold")  # an address folds
+    table.add_column("conf.", no_wrap=True, justify="right", overflow="fold")
+    table.add_column("flags", no_wrap=True, overflow="fold")
+    table.add_column("sources", overflow="fold")  # wraps between words: a case number stays whole
     for c in contacts:
         table.add_row(
-            c.channel, str(c.rank), c.shown, f"{c.confidence:.4f}", ", ".join(c.flags) or "–",
-            _day(c.last_seen), c.sources,
+            str(c.rank), c.shown, f"{c.confidence:.4f}", "\n".join(c.flags) or "–",
+            c.sources.replace("; ", "\n") or "–", end_section=True,
         )  # fmt: skip
     return table
 

@@ -5,6 +5,7 @@ Callers pass a URL from the settings; nothing here reads the environment.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,17 +64,35 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def create_private_file(path: str) -> None:
+    """Create the SQLite file ``path`` readable and writable by its owner only (0600), if it is new.
+
+    SQLite would create it with the umask's mode, commonly 0644, and the file holds ID numbers and
+    phones. Its -wal and -shm files take the database file's mode. An existing file keeps its mode
+    (the operator's choice); an empty file is an empty database to SQLite.
+    """
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists, or its folder does not: SQLite opens it or says why it cannot
+        return
+    os.close(handle)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` set up for contactfix.
 
     SQLite connections get :data:`SQLITE_PRAGMAS` (WAL, foreign keys enforced, 30 s busy timeout,
-    synchronous=NORMAL); PostgreSQL pools check a connection before handing it out, so a restarted
-    server does not fail the next request. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    synchronous=NORMAL), and a new SQLite file is created private (:func:`create_private_file`);
+    PostgreSQL pools check a connection before handing it out, so a restarted server does not fail
+    the next request. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(parsed, **kwargs)
+    create_private_file(parsed.database or "")
     engine = create_engine(parsed, **kwargs)
     event.listen(engine, "connect", _set_sqlite_pragmas)
     return engine

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from contactfix.db.dispatch_models import Dispatch, DispatchState
 
-__all__ = ["due_dispatches", "relay", "relay_batches"]
+__all__ = ["Waiting", "due_dispatches", "relay", "relay_batches", "waiting_dispatches"]
 
 log = logging.getLogger(__name__)
 S = DispatchState
@@ -38,6 +39,25 @@ def due_dispatches(engine: Engine, now: dt.datetime, requeue_after_s: float, lim
                 select(Dispatch.id).where(due, not_queued).order_by(Dispatch.id).limit(limit)
             ).scalars()
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Dispatches the policy deferred to a later time, and the earliest of those times (None: none)."""
+
+    count: int
+    earliest: dt.datetime | None
+
+
+def waiting_dispatches(engine: Engine, now: dt.datetime) -> Waiting:
+    """How many dispatches are deferred past ``now``, and when the first of them is due: what a relay
+    that enqueued nothing at night has to say."""
+    held = and_(Dispatch.state == S.DEFERRED.value, Dispatch.next_attempt_at > now)
+    with engine.connect() as connection:
+        count, earliest = connection.execute(
+            select(func.count(), func.min(Dispatch.next_attempt_at)).where(held)
+        ).one()
+    return Waiting(int(count), earliest)
 
 
 def relay(

@@ -31,7 +31,7 @@ from contactfix.db.dispatch_models import Dispatch, DispatchDecision, DispatchSt
 from contactfix.db.models import UtcDateTime
 from contactfix.dispatch.channels import Channels
 from contactfix.dispatch.gate import decide
-from contactfix.dispatch.message import CaseFacts, compose, mask_name
+from contactfix.dispatch.message import CaseFacts, case_url, compose, mask_name
 from contactfix.dispatch.ratelimit import Limit, RateLimiter, connector_key, recipient_key
 from contactfix.dispatch.snapshot import (
     Snapshot,
@@ -62,6 +62,7 @@ class SenderSettings:
     backoff_base_s: float = 2.0
     backoff_cap_s: float = 240.0
     binding_hours: float = 72.0
+    public_base_url: str = "http://127.0.0.1:8000"  # the texts link to {public_base_url}/cases/{id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +249,8 @@ class DispatchSender:
             lost = WorkerLostMidSend(f"{attempts - 1} attempts ended with no outcome (workers lost mid-send)")
             return self._finished(dispatch_id, S.DEAD, now, error=lost)
         case = snapshot.case_number or snapshot.reference
-        facts = CaseFacts(case, snapshot.reference, mask_name(snapshot.name))
+        url = case_url(self.settings.public_base_url, snapshot.debtor_id)
+        facts = CaseFacts(case, snapshot.reference, mask_name(snapshot.name), url)
         try:
             binding = self._bind(key, snapshot.mediator_phone, debtor_phone, now)
             text = compose(facts, binding, debtor_phone, self.profile.zone)

@@ -42,6 +42,7 @@ def sender_settings(settings: Settings) -> SenderSettings:
         backoff_base_s=settings.dispatch_backoff_base_s,
         backoff_cap_s=settings.dispatch_backoff_cap_s,
         binding_hours=settings.dispatch_binding_hours,
+        public_base_url=settings.public_base_url,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -107,9 +108,15 @@ def issues_csv_path(input_path: Path) -> Path:
 
 
 def write_issues_csv(path: Path, issues: Iterable[Issue]) -> int:
-    """Write ``row,field,severity,reason`` (UTF-8 with BOM, so Excel shows the Chinese); return the count."""
+    """Write ``row,field,severity,reason`` (UTF-8 with BOM, so Excel shows the Chinese); return the count.
+
+    The file is readable by its owner only (0600), even when it replaces an older one: reasons quote
+    values from the batch, masked, but next to row numbers of a file that holds them whole.
+    """
     count = 0
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(handle, 0o600)
+    with open(handle, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["row", "field", "severity", "reason"])
         for issue in issues:
