@@ -36,7 +36,9 @@ __all__ = ["COLUMNS", "ExportError", "export_contacts", "export_rows"]
 
 COLUMNS = ("reference", "status", "rank", "channel", "value", "confidence", "sources", "last_seen")
 # Flags that keep a contact out of the export: it must not be pushed to anyone.
-UNUSABLE = frozenset({"wrong_number", "invalid", "shared", "do_not_contact"})
+# Contacts the bank gets nothing from: unusable, or known to have failed (the bank's own lost number,
+# or a misspelling of a better one).
+UNUSABLE = frozenset({"wrong_number", "invalid", "shared", "do_not_contact", "known_failed", "slip"})
 _STREAM_ROWS = 2000
 
 export_app = typer.Typer(help="Export results: repaired contacts for the banks.", no_args_is_help=True)
