@@ -117,19 +117,16 @@ def _lost(session: Session, since: dt.datetime) -> Selection:
         or_(CarrierRequest.state.in_(_IN_FLIGHT), CarrierRequest.created_at >= since),
     )
     query = (
-        select(Debtor.id, Debtor.id_number, Debtor.contract_number, court_case_of().label("case"))
-        .where(
-            Debtor.status == DebtorStatus.LOST.value,
-            Debtor.id_number.is_not(None),
-            Debtor.id_type.in_(_ASKABLE_ID_TYPES),
-            ~asked,
+        select(
+            Debtor.id, Debtor.id_type, Debtor.id_number, Debtor.contract_number, court_case_of().label("case")
         )
+        .where(Debtor.status == DebtorStatus.LOST.value, Debtor.id_number.is_not(None), ~asked)
         .order_by(Debtor.id)
     )
     candidates: list[Candidate] = []
     unauthorised = no_full_id = 0
-    for debtor_id, id_number, contract, case in session.execute(query):
-        if not _FULL_ID.match(str(id_number).strip()):
+    for debtor_id, id_type, id_number, contract, case in session.execute(query):
+        if id_type not in _ASKABLE_ID_TYPES or not _FULL_ID.match(str(id_number).strip()):
             no_full_id += 1
             continue
         authorisation = authorisation_of(contract, case)
