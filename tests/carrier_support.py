@@ -13,7 +13,14 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from connectors.errors import RetryableError
-from connectors.repair import RepairConnector, RepairPending, RepairRequest, RepairResult
+from connectors.repair import (
+    RepairConnector,
+    RepairPending,
+    RepairRequest,
+    RepairResult,
+    VirtualBinding,
+    VirtualBindRequest,
+)
 from connectors.repair.sandbox import SandboxRepairConnector
 from contactfix.db.identity_models import Identity, IdentityMember, ReconcileRun
 from contactfix.db.models import Contact, Debtor, Organization, SourceRecord
@@ -161,5 +168,5 @@ class FlakyConnector:
             raise RepairPending("the carrier is still matching")
         return self.inner.query(batch_id)
 
-    def bind_virtual_number(self, request: object) -> object:
-        return self.inner.bind_virtual_number(request)  # type: ignore[arg-type]
+    def bind_virtual_number(self, request: VirtualBindRequest) -> VirtualBinding:
+        return self.inner.bind_virtual_number(request)

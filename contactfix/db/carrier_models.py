@@ -68,7 +68,9 @@ class CarrierRequest(Base):
         server_default=CarrierRequestState.PENDING.value,
     )
     # True when asked to renew a number about to expire, False for a first repair.
-    renewal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    renewal: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     # What binds a virtual number later (no personal data in it), and until when the answer holds.
     token: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, cast
 
@@ -53,11 +53,21 @@ from contactfix.db.carrier_models import CarrierRequest, CarrierRequestState
 from contactfix.db.dispatch_models import Mediator
 from contactfix.db.models import Contact, Debtor
 from contactfix.dispatch.mediators import assign_cases
+from contactfix.pipeline.carrier_connector import RepairConfig, load_repair_config, open_repair_connector
 from contactfix.pipeline.carrier_numbers import NumberAnswer, store_numbers
 from contactfix.pipeline.carrier_select import Candidate, in_batches, select_candidates
 from contactfix.settings import Settings
 
-__all__ = ["DEFAULT_VALIDITY", "MAX_SUBMIT_ATTEMPTS", "CarrierCounts", "CarrierOptions", "carrier_repair"]
+__all__ = [
+    "DEFAULT_VALIDITY",
+    "MAX_SUBMIT_ATTEMPTS",
+    "CarrierCounts",
+    "CarrierOptions",
+    "CarrierStep",
+    "carrier_repair",
+    "carrier_step",
+    "service_carrier_step",
+]
 
 log = logging.getLogger(__name__)
 S = CarrierRequestState
@@ -433,3 +443,26 @@ def _safe(reference: str | None) -> str | None:
 
 def _masked(error: Exception) -> str:
     return mask_text(f"{type(error).__name__}: {error}")[:500]
+
+
+CarrierStep = Callable[[Engine, int | None], dict[str, int]]
+
+
+def carrier_step(config: RepairConfig, options: CarrierOptions) -> CarrierStep:
+    """A pass of carrier repair as a reconciliation step: a fresh connector each run, counts by name."""
+
+    def step(engine: Engine, run_id: int | None) -> dict[str, int]:
+        """Run one pass for reconciliation ``run_id``; its counts."""
+        return carrier_repair(engine, open_repair_connector(config), options, run_id=run_id).as_dict()
+
+    return step
+
+
+def service_carrier_step(settings: Settings, environ: Mapping[str, str] | None = None) -> CarrierStep | None:
+    """The step the service runs after record-based repair, or None when ``carrier_repair_enabled`` is
+    off. Reads connectors.toml now, so a mistake in it stops start-up (SettingsError), not the night."""
+    if not settings.carrier_repair_enabled:
+        return None
+    config = load_repair_config(settings, environ=environ)
+    open_repair_connector(config)  # fails now, naming the option, rather than at 02:00
+    return carrier_step(config, CarrierOptions.from_service(settings, config.connector))
