@@ -56,6 +56,7 @@ from contactfix.dispatch.mediators import assign_cases
 from contactfix.pipeline.carrier_connector import RepairConfig, load_repair_config, open_repair_connector
 from contactfix.pipeline.carrier_numbers import NumberAnswer, store_numbers
 from contactfix.pipeline.carrier_select import Candidate, in_batches, select_candidates
+from contactfix.pipeline.records import among
 from contactfix.settings import Settings
 
 __all__ = [
@@ -213,8 +214,8 @@ class _Pass:
             }
             for c in batch
         ]  # fmt: skip
-        with Session(self.engine) as session, session.begin():
-            session.execute(insert(CarrierRequest), rows)
+        with self.engine.begin() as connection:
+            connection.execute(insert(CarrierRequest), rows)
         return key
 
     def submit(self, key: str) -> bool:
@@ -311,14 +312,14 @@ class _Pass:
         if ids:
             session.execute(
                 update(CarrierRequest)
-                .where(CarrierRequest.id.in_(list(ids)))
+                .where(among(session.connection(), CarrierRequest.id, list(ids)))
                 .values(state=state.value, attempts=CarrierRequest.attempts + 1, **values)
             )
 
     def _fail(self, session: Session, ids: Sequence[int], why: str) -> None:
         session.execute(
             update(CarrierRequest)
-            .where(CarrierRequest.id.in_(list(ids)))
+            .where(among(session.connection(), CarrierRequest.id, list(ids)))
             .values(state=S.FAILED.value, last_error=why[:500])
         )
         self.counts.carrier_failed += len(ids)
@@ -342,24 +343,36 @@ class _Pass:
             return
         by_reference = {result.reference.strip(): result for result in results}
         with Session(self.engine) as session, session.begin():
+            columns = (CarrierRequest.id, CarrierRequest.debtor_id, CarrierRequest.authorisation_reference,
+                       CarrierRequest.renewal)  # fmt: skip
             answers: list[NumberAnswer] = []
-            for row in session.execute(select(CarrierRequest).where(*waiting)).scalars():
+            # Rows by their new values, so that a batch of 1,000 is a few UPDATEs, not 1,000.
+            moves: dict[tuple[str, dt.datetime | None], list[int]] = {}
+            to_bind: list[dict[str, Any]] = []
+            for row in session.execute(select(*columns).where(*waiting)):
                 result = by_reference.get(row.authorisation_reference.strip())
-                row.answered_at = self.now
                 if result is None or result.status != RepairStatus.REPAIRED:
-                    row.state = S.NO_MATCH.value
-                    self.counts.carrier_no_match += 1
+                    moves.setdefault((S.NO_MATCH.value, None), []).append(row.id)
                     continue
-                row.state, row.valid_until = S.ANSWERED.value, result.valid_until
-                self.counts.carrier_answered += 1
                 if result.phones:
+                    moves.setdefault((S.ANSWERED.value, result.valid_until), []).append(row.id)
                     expires = result.valid_until or self.now + DEFAULT_VALIDITY
-                    answers.append(
-                        NumberAnswer(row.id, row.debtor_id, result.phones[0], expires, row.renewal)
-                    )
-                else:
-                    row.token = result.token  # a virtual number is bound to the mediator next
-            session.flush()
+                    number = result.phones[0]
+                    answers.append(NumberAnswer(row.id, row.debtor_id, number, expires, row.renewal))
+                else:  # a virtual number is bound to the mediator next, with this token
+                    to_bind.append({"id": row.id, "token": result.token, "valid_until": result.valid_until})
+            for (state, valid_until), ids in moves.items():
+                session.execute(
+                    update(CarrierRequest)
+                    .where(among(session.connection(), CarrierRequest.id, ids))
+                    .values(state=state, valid_until=valid_until, answered_at=self.now)
+                    .execution_options(synchronize_session=False)
+                )
+            if to_bind:
+                rows = [{**item, "state": S.ANSWERED.value, "answered_at": self.now} for item in to_bind]
+                session.execute(update(CarrierRequest), rows)  # by primary key, one executemany
+            self.counts.carrier_no_match += len(moves.get((S.NO_MATCH.value, None), []))
+            self.counts.carrier_answered += len(answers) + len(to_bind)
             self._store(session, answers)
 
     def bind_waiting(self) -> None:

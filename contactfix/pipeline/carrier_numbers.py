@@ -21,6 +21,7 @@ from contactfix.db.audit import record_audit
 from contactfix.db.carrier_models import CarrierNumber
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.planning import PlanCounts, PlannedContact, plan_dispatches
+from contactfix.pipeline.records import among
 
 __all__ = ["CarrierObservation", "NumberAnswer", "StoredNumbers", "carrier_observations", "store_numbers"]
 
@@ -105,7 +106,9 @@ def store_numbers(
 
 
 def _existing(session: Session, debtor_ids: Iterable[int]) -> dict[tuple[int, str], CarrierNumber]:
-    query = select(CarrierNumber).where(CarrierNumber.debtor_id.in_(sorted(debtor_ids)))
+    query = select(CarrierNumber).where(
+        among(session.connection(), CarrierNumber.debtor_id, sorted(debtor_ids))
+    )
     return {(n.debtor_id, n.value): n for n in session.execute(query).scalars()}
 
 
@@ -113,7 +116,9 @@ def _mark_repaired(session: Session, answers: dict[int, NumberAnswer], run_id: i
     """Lost debtors move to repaired; one a mediator reached or closed meanwhile keeps their word."""
     moved = session.execute(
         update(Debtor)
-        .where(Debtor.id.in_(sorted(answers)), Debtor.status == DebtorStatus.LOST.value)
+        .where(
+            among(session.connection(), Debtor.id, sorted(answers)), Debtor.status == DebtorStatus.LOST.value
+        )
         .values(status=DebtorStatus.REPAIRED.value)
         .returning(Debtor.id)
         .execution_options(synchronize_session=False)
@@ -134,7 +139,9 @@ def _open(session: Session, debtor_ids: Iterable[int]) -> list[int]:
     wanted = sorted(debtor_ids)
     if not wanted:
         return []
-    query = select(Debtor.id).where(Debtor.id.in_(wanted), Debtor.status != DebtorStatus.CLOSED.value)
+    query = select(Debtor.id).where(
+        among(session.connection(), Debtor.id, wanted), Debtor.status != DebtorStatus.CLOSED.value
+    )
     return sorted(session.execute(query).scalars())
 
 
