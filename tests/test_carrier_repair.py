@@ -3,6 +3,7 @@ asked, what a repaired debtor gets, a carrier that fails halfway, expiry, renewa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from connectors.errors import PermanentError
 from connectors.repair import RepairResult
+from connectors.repair.sandbox import SandboxRepairConnector
 from contactfix.db.audit import find_personal_data
 from contactfix.db.carrier_models import CarrierNumber, CarrierRequest
 from contactfix.db.dispatch_models import Dispatch, DispatchDecision
@@ -244,3 +246,40 @@ def test_a_number_about_to_expire_is_renewed_while_the_case_is_open(engine: Engi
 
     counts = carrier_repair(engine, sandbox(answers, due, 5), SANDBOX, as_of=due + dt.timedelta(hours=1))
     assert counts.carrier_requested == 0  # renewed once, not every pass
+
+
+class PrivacyNumbers(FlakyConnector):
+    """A carrier that reveals no number: each repaired debtor is reached through a binding."""
+
+    def query(self, batch_id: str) -> list[RepairResult]:
+        return [dataclasses.replace(result, phones=()) for result in self.inner.query(batch_id)]
+
+
+def test_without_a_number_in_the_answer_a_virtual_number_is_bound_to_the_mediator_within_hours(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = CarrierWorld(engine)
+    world.debtor(0, contract="HT-0")
+    answers = write_answers(tmp_path / "answers.csv", [0])
+    night = NOW + dt.timedelta(hours=11)  # 23:00 in Shanghai: the provider binds 08:00-21:30 only
+    clock = [night]
+    carrier = PrivacyNumbers(SandboxRepairConnector(answers_path=answers, clock=lambda: clock[0]))
+
+    counts = carrier_repair(engine, carrier, SANDBOX, as_of=night)
+    assert (counts.carrier_answered, counts.carrier_waiting_bind, counts.carrier_repaired) == (1, 1, 0)
+    [request] = requests_of(engine, world.debtors[0])
+    assert request.last_error == "no active mediator to bind the virtual number to"
+
+    add_mediators(engine, 1)
+    counts = carrier_repair(engine, carrier, SANDBOX, as_of=night)
+    assert (counts.carrier_waiting_bind, counts.carrier_repaired) == (1, 0)
+    [request] = requests_of(engine, world.debtors[0])
+    assert "OutsideProviderWindow" in (request.last_error or "") and world.status(0) == "lost"
+
+    clock[0] = morning = NOW + DAY - dt.timedelta(hours=2)  # 10:00 the next day
+    counts = carrier_repair(engine, carrier, SANDBOX, as_of=morning)
+    assert (counts.carrier_requested, counts.carrier_repaired, counts.carrier_dispatches_planned) == (0, 1, 1)
+    assert dispatches(engine) == {world.debtors[0]: [carrier_phone(0)]}
+    [request] = requests_of(engine, world.debtors[0])
+    assert (request.state, request.token) == ("answered", None)
+    assert carrier_repair(engine, carrier, SANDBOX, as_of=morning).carrier_repaired == 0

@@ -4,10 +4,11 @@
 its own by ``contactfix carrier run``. In order:
 
 1. settle: query the batches the carrier accepted earlier and store their answers;
-2. bind: a repaired debtor whose answer carries no number gets a virtual number bound to its mediator;
-3. resume: send again the batches left pending (written, but the carrier did not take them);
-4. ask: the debtors still lost with an ID number and an authorisation (:mod:`.carrier_select`) and the
-   numbers to renew, in new batches of at most ``batch_size``; each is sent, then queried.
+2. resume: send again the batches left pending (written, but the carrier did not take them);
+3. ask: the debtors still lost with an ID number and an authorisation (:mod:`.carrier_select`) and the
+   numbers to renew, in new batches of at most ``batch_size``; each is sent, then queried;
+4. bind: a repaired debtor whose answer carries no number gets a virtual number bound to its mediator
+   (within the provider's hours; outside them, or without a mediator, a later pass binds it).
 
 Every step commits on its own, so a pass that stops anywhere (a carrier that fails halfway, a killed
 process) is resumed by the next: a request the carrier accepted is never sent again (its batch is
@@ -150,16 +151,14 @@ def carrier_repair(
     pass_ = _Pass(engine, connector, options, counts, now, run_id)
     for batch_id in pass_.submitted_batches():
         pass_.settle(batch_id)
+    if all(pass_.submit(key) for key in pass_.pending_batches()):  # stops at the first refusal
+        with Session(engine) as session:
+            selection = select_candidates(session, now, options.retry_days, options.renew_days)
+        counts.carrier_unauthorised, counts.carrier_no_full_id = selection.unauthorised, selection.no_full_id
+        for batch in in_batches(selection.candidates, options.batch_size):
+            if not pass_.submit(pass_.write_pending(batch)):
+                break
     pass_.bind_waiting()
-    for key in pass_.pending_batches():
-        if not pass_.submit(key):
-            return pass_.done()
-    with Session(engine) as session:
-        selection = select_candidates(session, now, options.retry_days, options.renew_days)
-    counts.carrier_unauthorised, counts.carrier_no_full_id = selection.unauthorised, selection.no_full_id
-    for batch in in_batches(selection.candidates, options.batch_size):
-        if not pass_.submit(pass_.write_pending(batch)):
-            break
     return pass_.done()
 
 
