@@ -30,6 +30,7 @@ from contactfix.db.audit import find_personal_data
 from contactfix.db.carrier_models import CarrierNumber, CarrierRequest
 from contactfix.db.dispatch_models import Dispatch, DispatchDecision
 from contactfix.db.models import AuditEntry, Debtor
+from contactfix.dispatch.planning import plan_undispatched
 from contactfix.pipeline.carrier import CarrierOptions, carrier_repair
 from contactfix.pipeline.carrier_numbers import carrier_observations
 
@@ -283,3 +284,18 @@ def test_without_a_number_in_the_answer_a_virtual_number_is_bound_to_the_mediato
     [request] = requests_of(engine, world.debtors[0])
     assert (request.state, request.token) == ("answered", None)
     assert carrier_repair(engine, carrier, SANDBOX, as_of=morning).carrier_repaired == 0
+
+
+def test_debtors_repaired_before_any_mediator_existed_are_dispatched_when_one_is_added(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = CarrierWorld(engine)
+    world.debtor(0, contract="HT-0")
+    answers = write_answers(tmp_path / "answers.csv", [0])
+    counts = carrier_repair(engine, sandbox(answers), SANDBOX, as_of=NOW)
+    assert (counts.carrier_repaired, counts.carrier_dispatches_unassigned) == (1, 1)
+    assert dispatches(engine) == {}
+    add_mediators(engine, 1)
+    with Session(engine) as session, session.begin():
+        assert plan_undispatched(session, NOW + DAY).planned == 1
+    assert dispatches(engine) == {world.debtors[0]: [carrier_phone(0)]}
