@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import InvalidMessage, require_e164
@@ -73,15 +73,16 @@ def store_numbers(
         return result
     existing = _existing(session, {a.debtor_id for a in usable})
     to_dispatch: dict[int, PlannedContact] = {}
+    new_rows: dict[tuple[int, str], dict[str, object]] = {}
     for answer in usable:
         stored = existing.get((answer.debtor_id, answer.value))
         if stored is None:
-            session.add(
-                CarrierNumber(
-                    debtor_id=answer.debtor_id, value=answer.value, obtained_at=now,
-                    expires_at=answer.expires_at, request_id=answer.request_id,
-                )
-            )  # fmt: skip
+            if (answer.debtor_id, answer.value) in new_rows:
+                continue  # the same number twice in one answer: once is enough
+            new_rows[(answer.debtor_id, answer.value)] = {
+                "debtor_id": answer.debtor_id, "value": answer.value, "obtained_at": now,
+                "expires_at": answer.expires_at, "request_id": answer.request_id,
+            }  # fmt: skip
             result.new += 1
             to_dispatch[answer.debtor_id] = PlannedContact("phone", answer.value, None)
         else:
@@ -97,6 +98,8 @@ def store_numbers(
                 request_id=answer.request_id, expires_at=answer.expires_at.isoformat(),
                 same_number=stored is not None,
             )  # fmt: skip
+    if new_rows:
+        session.execute(insert(CarrierNumber), list(new_rows.values()))
     session.flush()
     result.repaired = _mark_repaired(session, {a.debtor_id: a for a in usable}, run_id)
     open_cases = _open(session, to_dispatch)
