@@ -299,3 +299,30 @@ def test_debtors_repaired_before_any_mediator_existed_are_dispatched_when_one_is
     with Session(engine) as session, session.begin():
         assert plan_undispatched(session, NOW + DAY).planned == 1
     assert dispatches(engine) == {world.debtors[0]: [carrier_phone(0)]}
+
+
+class LateCarrier(FlakyConnector):
+    """Answers with numbers whose due date has already passed when the answer arrives."""
+
+    def query(self, batch_id: str) -> list[RepairResult]:
+        return [
+            dataclasses.replace(result, valid_until=NOW - DAY) if result.phones else result
+            for result in self.inner.query(batch_id)
+        ]
+
+
+def test_an_answer_already_past_its_due_date_fails_clearly_and_dispatches_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = CarrierWorld(engine)
+    world.debtor(0, contract="13812345678")  # a contract number that looks like a phone: masked in the audit
+    add_mediators(engine, 1)
+    answers = write_answers(tmp_path / "answers.csv", [0])
+    counts = carrier_repair(engine, LateCarrier(sandbox(answers)), SANDBOX, as_of=NOW)
+    assert (counts.carrier_answered, counts.carrier_failed, counts.carrier_repaired) == (1, 1, 0)
+    [request] = requests_of(engine, world.debtors[0])
+    assert request.state == "failed" and "past its due date" in (request.last_error or "")
+    assert world.status(0) == "lost" and dispatches(engine) == {}
+    [entry] = audits(engine, "carrier.requested")
+    assert entry.detail["authorisation"]["reference"] != "13812345678"
+    assert find_personal_data(json.dumps(entry.detail)) is None
