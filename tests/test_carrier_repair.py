@@ -33,6 +33,7 @@ from contactfix.db.models import AuditEntry, Debtor
 from contactfix.dispatch.planning import plan_undispatched
 from contactfix.pipeline.carrier import CarrierOptions, carrier_repair
 from contactfix.pipeline.carrier_numbers import carrier_observations
+from contactfix.pipeline.report import funnel
 
 pytest_plugins = ["dispatch_db"]
 
@@ -113,10 +114,13 @@ def test_every_lost_debtor_with_an_authorisation_the_carrier_knows_is_repaired_a
     assert by_debtor[world.debtors[0]]["id_number"] == "350103********000X"
     assert {entry.detail["outcome"] for entry in requested} == {"submitted"}
     every = json.dumps(
-        [e.detail for e in audits(engine, "carrier.requested") + audits(engine, "debtor.repaired")]
+        [e.detail for e in audits(engine, "carrier.requested") + audits(engine, "debtor.repaired_by_carrier")]
     )
     assert find_personal_data(every) is None and id_number(0) not in every
-    assert {e.detail["source"] for e in audits(engine, "debtor.repaired")} == {"carrier"}
+    assert {e.detail["source"] for e in audits(engine, "debtor.repaired_by_carrier")} == {"carrier"}
+    with Session(engine) as session:  # the funnel tells carrier repairs from record repairs
+        stages = funnel(session)
+        assert (stages["repaired_carrier"], stages["repaired_records"]) == (4, 0)
 
     # The next night asks nobody again: the no-match waits out the retry window.
     again = carrier_repair(engine, sandbox(answers, NOW + DAY), SANDBOX, as_of=NOW + DAY)

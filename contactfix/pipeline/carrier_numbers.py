@@ -22,6 +22,7 @@ from contactfix.db.carrier_models import CarrierNumber
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.planning import PlanCounts, PlannedContact, plan_dispatches
 from contactfix.pipeline.records import among
+from contactfix.pipeline.report import REPAIRED_BY_CARRIER
 
 __all__ = ["CarrierObservation", "NumberAnswer", "StoredNumbers", "carrier_observations", "store_numbers"]
 
@@ -131,7 +132,7 @@ def _mark_repaired(session: Session, answers: dict[int, NumberAnswer], run_id: i
         answer = answers[debtor_id]
         count += 1
         record_audit(
-            session, "carrier", "debtor.repaired", "debtor", debtor_id,
+            session, "carrier", REPAIRED_BY_CARRIER, "debtor", debtor_id,
             run_id=run_id, channel="phone", source="carrier", request_id=answer.request_id,
             expires_at=answer.expires_at.isoformat(),
         )  # fmt: skip
