@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     shared_phone_min_identities: int = Field(default=3, ge=2)
     calibration_min_outcomes: int = Field(default=200, ge=20)
 
+    # carrier repair
+    carrier_repair_enabled: bool = True
+    carrier_batch_size: int = Field(default=1000, ge=1, le=1000)
+    carrier_retry_days: int = Field(default=30, ge=1)
+    carrier_renew_days: int = Field(default=3, ge=0)
+
     # contact policy
     policy_profile: str = Field(default="cn", min_length=1)
     policy_file: str = ""

@@ -111,6 +111,7 @@ app = make_celery(get_settings())
 def reconcile_nightly() -> dict[str, Any]:
     """Reconcile what changed since the last run (then repair); skipped, not queued, while another runs."""
     from contactfix.db.engine import make_engine
+    from contactfix.pipeline.carrier import service_carrier_step
     from contactfix.pipeline.lock import ReconcileLocked, redis_lock_url
     from contactfix.pipeline.reconcile import reconcile, service_repair_step
     from contactfix.pipeline.resolve import ResolveSettings
@@ -123,6 +124,7 @@ def reconcile_nightly() -> dict[str, Any]:
             settings=ResolveSettings.from_service(settings),
             repair=service_repair_step(settings),
             redis_url=redis_lock_url(settings.broker_url),
+            carrier=service_carrier_step(settings),
         )
     except ReconcileLocked as exc:
         log.warning("nightly reconciliation skipped: %s", exc)

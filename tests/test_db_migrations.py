@@ -56,6 +56,9 @@ TABLES = {
     # 0005: outcomes
     "outcomes",
     "confidence_models",
+    # 0007: carrier repair
+    "carrier_requests",
+    "carrier_numbers",
 }
 
 

@@ -67,6 +67,7 @@ def test_rule_ids_are_stable() -> None:
         "daily_call_cap",
         "rolling_call_cap",
         "conversation_pause",
+        "carrier_number_expired",
     }
 
 

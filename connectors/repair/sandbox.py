@@ -4,10 +4,16 @@ It follows every rule a carrier imposes (authorisation, batch size, de-duplicati
 registered callers, due date) but its answers come from a mapping ``id_sha256 → phones`` given to it,
 and every result says so (``sandbox=True`` and a note). Batches are kept in memory: the sandbox serves
 one process (``contactfix demo``, tests), not a fleet of workers.
+
+The subscribers it knows come from ``records`` (in code), ``records_path`` (a JSON object
+``{id_sha256: [phones]}``) or ``answers_path`` (a CSV ``id_number,phone`` with that header, one row a
+number; the ID numbers are hashed as they are read and never kept), so that tests, the demo and
+benchmarks can drive carrier repair from a file.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -33,6 +39,7 @@ from connectors.repair.base import (
     decode_token,
     encode_token,
     end_of_day,
+    hash_id_number,
     prepare_batch,
     reference_of,
     system_clock,
@@ -49,7 +56,8 @@ class _Batch:
 
 
 class SandboxRepairConnector:
-    """Repairs from ``records`` (or the JSON object in ``records_path``): ``{id_sha256: [phones]}``.
+    """Repairs from ``records`` (or the JSON object in ``records_path``): ``{id_sha256: [phones]}``,
+    and from the CSV ``id_number,phone`` in ``answers_path`` ("" or None: none).
 
     ``registered_callers`` lists the mediator phones allowed to bind; ``None`` allows any caller.
     Results stay bindable for ``validity_days`` after submission, through the last day's end.
@@ -62,6 +70,7 @@ class SandboxRepairConnector:
         records: Mapping[str, Sequence[str]] | None = None,
         *,
         records_path: str | os.PathLike[str] | None = None,
+        answers_path: str | os.PathLike[str] | None = None,
         registered_callers: Sequence[str] | None = None,
         validity_days: int = 30,
         clock: Clock = system_clock,
@@ -70,6 +79,9 @@ class SandboxRepairConnector:
         self._records = {key.lower(): tuple(phones) for key, phones in (records or {}).items()}
         if records_path is not None:
             self._records.update(_load_records(Path(records_path)))
+        if answers_path:
+            for key, phones in _load_answers(Path(answers_path)).items():
+                self._records[key] = (*self._records.get(key, ()), *phones)
         self._callers = None if registered_callers is None else frozenset(registered_callers)
         self._validity = timedelta(days=int(validity_days))
         self._clock = clock
@@ -157,3 +169,35 @@ def _load_records(path: Path) -> dict[str, tuple[str, ...]]:
             require_e164(str(phone), "sandbox record phone")
         records[str(key).lower()] = tuple(str(phone) for phone in values)
     return records
+
+
+def _load_answers(path: Path) -> dict[str, tuple[str, ...]]:
+    """``{id_sha256: phones}`` from a CSV ``id_number,phone``; errors name the line, never a value."""
+    answers: dict[str, tuple[str, ...]] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"id_number", "phone"} - set(reader.fieldnames or ())
+            if missing:
+                raise ConfigurationError(
+                    f"sandbox-repair: answers_path {path.name} needs the header id_number,phone "
+                    f"(missing: {', '.join(sorted(missing))})"
+                )
+            for row in reader:
+                where = f"sandbox-repair: answers_path {path.name} line {reader.line_num}"
+                id_number, phone = (row.get("id_number") or "").strip(), (row.get("phone") or "").strip()
+                if not id_number.isascii() or not id_number:
+                    raise ConfigurationError(f"{where}: the ID number is empty or not plain digits")
+                try:
+                    require_e164(phone, "phone")
+                except PermanentError as exc:
+                    raise ConfigurationError(f"{where}: the phone is not E.164 (+8613812345678)") from exc
+                key = hash_id_number(id_number)
+                if phone not in answers.get(key, ()):
+                    answers[key] = (*answers.get(key, ()), phone)
+    except OSError as exc:
+        message = f"sandbox-repair: cannot read answers_path {path.name} ({exc.strerror})"
+        raise ConfigurationError(message) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigurationError(f"sandbox-repair: answers_path {path.name} is not a UTF-8 CSV") from exc
+    return answers

@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
     "import-court": "commands_intake",
     "link": "commands_link",
     "reconcile": "commands_reconcile",
+    "carrier": "commands_carrier",
     "show": "commands_show",
     "export": "commands_export",
     "mediators": "commands_dispatch",

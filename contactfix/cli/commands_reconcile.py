@@ -23,6 +23,7 @@ _HEADLINE = (
     ("changed_identities", "identities changed"),
     ("newly_repaired", "debtors newly repaired"),
     ("dispatches_planned", "dispatches to mediators"),
+    ("carrier_repaired", "repaired by the carrier"),
     ("demoted_contacts", "contacts demoted"),
     ("records_compared", "records compared"),
     ("links", "links written"),
@@ -41,6 +42,7 @@ def reconcile_command(
 ) -> None:
     """Link new and changed records with court and other banks' records, then repair contacts."""
     from contactfix.db.engine import make_engine
+    from contactfix.pipeline.carrier import service_carrier_step
     from contactfix.pipeline.lock import redis_lock_url
     from contactfix.pipeline.reconcile import reconcile, service_repair_step
     from contactfix.pipeline.resolve import ResolveSettings
@@ -56,6 +58,7 @@ def reconcile_command(
             settings=ResolveSettings.from_service(settings),
             repair=service_repair_step(settings),
             redis_url=redis_lock_url(settings.broker_url),
+            carrier=service_carrier_step(settings),
         )
     except ContactfixError as exc:
         if json_output:
@@ -65,7 +68,7 @@ def reconcile_command(
     finally:
         engine.dispose()
     counts: dict[str, Any] = {"run_id": report.run_id, "full": report.full, **report.counts}
-    if report.counts.get("dispatches_planned"):
+    if report.counts.get("dispatches_planned") or report.counts.get("carrier_dispatches_planned"):
         # What is new goes out now: sent here without a broker, else enqueued for the workers.
         from contactfix.cli.commands_dispatch import kick_relay
 

@@ -398,3 +398,4 @@ class AuditEntry(Base):
 from contactfix.db import identity_models as identity_models  # noqa: E402  isort: skip
 from contactfix.db import dispatch_models as dispatch_models  # noqa: E402  isort: skip
 from contactfix.db import outcome_models as outcome_models  # noqa: E402  isort: skip
+from contactfix.db import carrier_models as carrier_models  # noqa: E402  isort: skip

@@ -102,7 +102,7 @@ def load_channels_config(
     env = os.environ if environ is None else environ
     raw = read_toml(source, "connectors file")
     problems: list[str] = [
-        f"{key}: unknown section in {source}" for key in set(raw) - {"dispatch", "connectors"}
+        f"{key}: unknown section in {source}" for key in set(raw) - {"dispatch", "connectors", "repair"}
     ]
     dispatch = raw.get("dispatch", {})
     tables = raw.get("connectors", {})

@@ -10,6 +10,7 @@ repair twice, in a rerun or after a crash, inserts nothing new.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from contactfix.db.carrier_models import CarrierNumber
 from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
@@ -106,8 +108,9 @@ def plan_dispatches(
     return counts
 
 
-def plan_undispatched(session: Session) -> PlanCounts:
-    """Plan dispatches for repaired debtors that have none yet (their best-ranked phone)."""
+def plan_undispatched(session: Session, now: dt.datetime | None = None) -> PlanCounts:
+    """Plan dispatches for repaired debtors that have none yet: the carrier's number while it is
+    valid (at ``now``, default the current time), else their best-ranked phone."""
     no_dispatch = ~exists().where(Dispatch.debtor_id == Debtor.id)
     query = (
         select(Debtor.id, ContactRanking.channel, ContactRanking.value, ContactRanking.confidence)
@@ -118,6 +121,16 @@ def plan_undispatched(session: Session) -> PlanCounts:
         debtor: PlannedContact(channel, value, confidence)
         for debtor, channel, value, confidence in session.execute(query)
     }
+    carrier = (
+        select(CarrierNumber.debtor_id, CarrierNumber.value)
+        .join(Debtor, Debtor.id == CarrierNumber.debtor_id)
+        .where(Debtor.status == DebtorStatus.REPAIRED.value, no_dispatch)
+        .where(CarrierNumber.expires_at > (now or dt.datetime.now(dt.UTC)))
+        .order_by(CarrierNumber.debtor_id, CarrierNumber.expires_at)
+    )
+    # The carrier's number repaired them when records could not: it comes first; the latest expiry wins.
+    for debtor, value in session.execute(carrier):
+        repaired[debtor] = PlannedContact("phone", value, None)
     return plan_dispatches(session, repaired, None)
 
 

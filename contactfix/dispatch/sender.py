@@ -41,6 +41,7 @@ from contactfix.dispatch.snapshot import (
     mediator_party_of,
 )
 from contactfix.policy import Decision, PolicyProfile
+from contactfix.policy.rules import Rule
 
 __all__ = ["DispatchSender", "SendOutcome", "SenderSettings", "backoff_seconds", "utcnow"]
 
@@ -156,7 +157,7 @@ class DispatchSender:
         if waiting:
             return SendOutcome(waiting), None
         parties = [mediator_party_of(snapshot), debtor_party_of(connection, snapshot, since)]
-        decision = decide(parties, self.profile, now)
+        decision = _carrier_expired(snapshot, now) or decide(parties, self.profile, now)
         if not decision.allowed:
             return self._hold(connection, snapshot, decision, now), None
         if self.limiter is not None:
@@ -363,6 +364,15 @@ def _outcome_statement() -> Any:
 
 class WorkerLostMidSend(Exception):
     """Recorded as a dispatch's last error when every claim of it ended with its worker gone."""
+
+
+def _carrier_expired(snapshot: Snapshot, now: dt.datetime) -> Decision | None:
+    """Blocked for good when the debtor's number is a carrier's virtual number past its due date."""
+    expires = snapshot.carrier_expires_at
+    if expires is None or now < expires:
+        return None
+    reason = "the carrier's virtual number has expired; it is never dispatched after its due date"
+    return Decision(allowed=False, rule=Rule.CARRIER_NUMBER_EXPIRED, reason=reason)
 
 
 def _not_yet(row: Snapshot, now: dt.datetime) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, select
 
+from contactfix.db.carrier_models import CarrierNumber
 from contactfix.db.dispatch_models import CallAttempt, Dispatch, DoNotContact, Mediator
 from contactfix.db.models import Contact, ContactStatus, Debtor, UtcDateTime
 from contactfix.dispatch.gate import Party
@@ -52,6 +53,8 @@ class Snapshot:
     do_not_contact: bool
     objected: bool
     recent_calls: int
+    # When the contact is a carrier's virtual number for this debtor: until when it is valid.
+    carrier_expires_at: dt.datetime | None = None
 
 
 def history_since(profile: PolicyProfile, now: dt.datetime) -> dt.datetime:
@@ -70,6 +73,11 @@ def _snapshot_query() -> Any:
     )
     recent = CallAttempt.at >= bindparam("since", type_=UtcDateTime())
     calls = select(func.count()).where(CallAttempt.value == phone, recent).scalar_subquery()
+    carrier = (
+        select(func.max(CarrierNumber.expires_at))
+        .where(CarrierNumber.debtor_id == Dispatch.debtor_id, CarrierNumber.value == phone)
+        .scalar_subquery()
+    )
     columns = (
         Dispatch.id, Dispatch.state, Dispatch.attempts, Dispatch.next_attempt_at, Dispatch.lease_until,
         Dispatch.idempotency_key, Dispatch.contact_value, Dispatch.debtor_id, Debtor.source_record_id,
@@ -77,7 +85,13 @@ def _snapshot_query() -> Any:
         case_number_of(Debtor.source_record_id).label("case_number"),
     )  # fmt: skip
     return (
-        select(*columns, listed.label("listed"), objected.label("objected"), calls.label("calls"))
+        select(
+            *columns,
+            listed.label("listed"),
+            objected.label("objected"),
+            calls.label("calls"),
+            carrier.label("carrier_expires_at"),
+        )
         .join(Mediator, Mediator.id == Dispatch.mediator_id)
         .join(Debtor, Debtor.id == Dispatch.debtor_id)
         .where(Dispatch.id.in_(bindparam("ids", expanding=True)))
@@ -92,7 +106,7 @@ def load_snapshots(
     found: dict[int, Snapshot] = {}
     for row in rows:
         values: list[Any] = list(row)
-        values[15:] = [bool(values[15]), bool(values[16]), int(values[17])]
+        values[15:18] = [bool(values[15]), bool(values[16]), int(values[17])]
         found[int(values[0])] = Snapshot(*values)
     return found
 

@@ -6,7 +6,8 @@
 2. mark runs left ``running`` by a dead process as failed (holding the lock proves them dead);
 3. plan: full (asked, first run, or redoing a failed full run) or incremental;
 4. resolve (:mod:`contactfix.pipeline.resolve`), then repair the debtors of the regrouped identities
-   (:func:`contactfix.pipeline.repair.repair_contacts`, when installed);
+   (:func:`contactfix.pipeline.repair.repair_contacts`, when installed), then ask a carrier for the
+   debtors still lost (:mod:`contactfix.pipeline.carrier`, when a step is given);
 5. in one last transaction: the records' versions and the run ``completed`` with watermark and counts.
 
 If anything raises, the run is marked failed and the error re-raised; killed outright, it stays
@@ -45,6 +46,8 @@ __all__ = ["ReconcileReport", "RepairStep", "reconcile", "repair_step", "service
 
 log = logging.getLogger(__name__)
 RepairStep = Callable[[Session, int, Sequence[int] | None], dict[str, int]]
+# After repair: ask a carrier for the debtors still lost (contactfix.pipeline.carrier.carrier_step).
+CarrierStep = Callable[[Engine, int], dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class _Job:
     settings: ResolveSettings
     repair: RepairStep | None
     checkpoint: Checkpoint
+    carrier: CarrierStep | None = None
 
 
 def _resolve_and_repair(engine: Engine, job: _Job, counts: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +186,11 @@ def _resolve_and_repair(engine: Engine, job: _Job, counts: dict[str, Any]) -> di
     counts.update(_repair(engine, run_id, outcome, job.repair, since))
     counts["seconds"]["repair"] = round(time.perf_counter() - started, 3)
     checkpoint("repair")
+    if job.carrier is not None:  # commits as it goes: a run that fails after it keeps what it got
+        started = time.perf_counter()
+        counts.update(job.carrier(engine, run_id))
+        counts["seconds"]["carrier"] = round(time.perf_counter() - started, 3)
+        checkpoint("carrier")
     started = time.perf_counter()
     with engine.begin() as connection:
         write_versions(connection, outcome.version_ids, outcome.versions, replace=not plan.full)
@@ -199,6 +208,7 @@ def reconcile(
     redis_url: str | None = None,
     repair: RepairStep | bool | None = True,
     checkpoint: Checkpoint | None = None,
+    carrier: CarrierStep | None = None,
 ) -> ReconcileReport:
     """Run one reconciliation and return its report; ReconcileLocked if another one is running.
 
@@ -207,6 +217,7 @@ def reconcile(
     :func:`contactfix.pipeline.repair.repair_contacts` when it is installed, False none, or a step of
     your own. ``checkpoint`` is called after each committed step (tests use it to interrupt a run at
     a known point). ``redis_url``: also hold the lock in this Redis (when the broker is Redis).
+    ``carrier``: after repair, ask a carrier for the debtors still lost (None: not).
     """
     settings = settings or ResolveSettings()
     step = repair_step() if repair is True else (repair or None)
@@ -217,7 +228,7 @@ def reconcile(
             run_id = start_run(connection, full=plan.full)
         counts: dict[str, Any] = {"abandoned_runs": abandoned}
         try:
-            job = _Job(run_id, plan, refit, settings, step, _guarded(checkpoint, lock))
+            job = _Job(run_id, plan, refit, settings, step, _guarded(checkpoint, lock), carrier)
             _resolve_and_repair(engine, job, counts)
         except BaseException as exc:
             with engine.begin() as connection:

@@ -39,6 +39,9 @@ class Rule(StrEnum):
     DAILY_CALL_CAP = "daily_call_cap"
     ROLLING_CALL_CAP = "rolling_call_cap"
     CONVERSATION_PAUSE = "conversation_pause"
+    # Not a contact rule but a fact the sender checks: a carrier's virtual number past its due date
+    # reaches nobody (or somebody else) and may never be dispatched.
+    CARRIER_NUMBER_EXPIRED = "carrier_number_expired"
 
 
 def _aware(value: datetime, what: str) -> datetime:
