@@ -29,10 +29,12 @@ from connectors.repair.sandbox import SandboxRepairConnector
 from contactfix.db.audit import find_personal_data
 from contactfix.db.carrier_models import CarrierNumber, CarrierRequest
 from contactfix.db.dispatch_models import Dispatch, DispatchDecision
+from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import AuditEntry, Debtor
 from contactfix.dispatch.planning import plan_undispatched
 from contactfix.pipeline.carrier import CarrierOptions, carrier_repair
 from contactfix.pipeline.carrier_numbers import carrier_observations
+from contactfix.pipeline.repair import repair_contacts
 from contactfix.pipeline.report import funnel
 
 pytest_plugins = ["dispatch_db"]
@@ -330,3 +332,29 @@ def test_an_answer_already_past_its_due_date_fails_clearly_and_dispatches_nothin
     [entry] = audits(engine, "carrier.requested")
     assert entry.detail["authorisation"]["reference"] != "13812345678"
     assert find_personal_data(json.dumps(entry.detail)) is None
+
+
+def test_ranking_puts_the_carrier_number_first_and_sends_nothing_twice(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = CarrierWorld(engine)
+    world.debtor(0, contract="HT-2025-0001")
+    add_mediators(engine, 1)
+    answers = write_answers(tmp_path / "answers.csv", [0])
+    carrier_repair(engine, sandbox(answers), SANDBOX, run_id=world.run_id, as_of=NOW)
+    with Session(engine) as session, session.begin():
+        counts = repair_contacts(session, world.run_id, as_of=NOW.date(), now=NOW)
+        top = session.execute(
+            select(ContactRanking.value, ContactRanking.sources, ContactRanking.confidence)
+            .where(ContactRanking.debtor_id == world.debtors[0], ContactRanking.rank == 1,
+                   ContactRanking.channel == "phone")
+        ).one()  # fmt: skip
+    assert top.value == carrier_phone(0) and top.sources[0]["source"] == "carrier" and top.confidence > 0.9
+    assert counts.dispatches_planned == 0 and dispatches(engine) == {world.debtors[0]: [carrier_phone(0)]}
+    # Expired, it no longer ranks at all.
+    with Session(engine) as session, session.begin():
+        repair_contacts(session, world.run_id, as_of=NOW.date(), now=NOW + 40 * DAY)
+        values = session.scalars(
+            select(ContactRanking.value).where(ContactRanking.debtor_id == world.debtors[0])
+        ).all()
+    assert carrier_phone(0) not in values

@@ -23,6 +23,7 @@ from contactfix.pipeline.records import among, batches
 __all__ = [
     "SERVICE_ADDRESS",
     "DebtorRow",
+    "add_carrier_numbers",
     "add_outcomes",
     "debtor_chunks",
     "debtor_observations",
@@ -134,7 +135,7 @@ def add_outcomes(session: Session, gathered: dict[int, list[Observation]]) -> No
                 trust=SourceTrust.MEDIATOR,
                 source="mediator",
                 source_key=f"mediator:{outcome.reporter}",
-                reference=None,
+                reference=f"outcome {outcome.id} {outcome.result}",
                 observed_on=outcome.reported_at.date(),
                 channel=outcome.channel,
                 value=outcome.value,
@@ -142,6 +143,30 @@ def add_outcomes(session: Session, gathered: dict[int, list[Observation]]) -> No
                 membership=1.0,
             )
             for outcome in outcomes
+        )
+
+
+def add_carrier_numbers(session: Session, gathered: dict[int, list[Observation]], now: dt.datetime) -> None:
+    """Add each debtor's unexpired carrier numbers to its observations, in place: the subscriber behind
+    the debtor's ID today, by the carrier's answer (trust CARRIER, dated the day it was obtained). An
+    expired number is left out: it no longer reaches anyone we may call."""
+    from contactfix.pipeline.carrier_numbers import carrier_observations
+
+    for debtor_id, numbers in carrier_observations(session, gathered, now).items():
+        gathered[debtor_id].extend(
+            Observation(
+                record_id=-(10**12 + index),  # apart from records and outcomes
+                trust=SourceTrust.CARRIER,
+                source="carrier",
+                source_key=f"carrier:{value}",
+                reference="运营商修复 carrier answer",
+                observed_on=obtained_on,
+                channel="phone",
+                value=value,
+                line_type="mobile",
+                membership=1.0,
+            )
+            for index, (value, obtained_on, _expires_at) in enumerate(numbers)
         )
 
 

@@ -35,6 +35,7 @@ from contactfix.pipeline.calibration import active_weights
 from contactfix.pipeline.confidence import Weights
 from contactfix.pipeline.observations import (
     DebtorRow,
+    add_carrier_numbers,
     add_outcomes,
     debtor_chunks,
     gather,
@@ -107,6 +108,7 @@ def repair_contacts(
     channels: Sequence[str] = DEFAULT_REPAIR_CHANNELS,
     as_of: dt.date | None = None,
     weights: Mapping[str, Weights] | None = None,
+    now: dt.datetime | None = None,
 ) -> RepairCounts:
     """Rank the contacts of ``debtor_ids`` (None: every debtor) and mark the newly repaired.
 
@@ -115,7 +117,8 @@ def repair_contacts(
     ``link_probability``, with confidence ≥ ``threshold`` (:func:`~contactfix.pipeline.ranking.
     repairing_contact`); ``shared_min_identities`` is how many identities make a phone shared;
     ``channels`` which channels can repair; ``as_of`` the day recency is measured to (today);
-    ``weights`` the confidence model (default: the newest active calibrated model, else the prior).
+    ``weights`` the confidence model (default: the newest active calibrated model, else the prior);
+    ``now`` the instant carrier numbers must not have expired by (default: now).
     Writes through ``session`` and flushes; the caller commits. Running it twice changes nothing.
     """
     for name, value in (("threshold", threshold), ("link_probability", link_probability)):
@@ -127,11 +130,13 @@ def repair_contacts(
     if weights is None:
         weights = active_weights(session)
     rule = _RepairRule(threshold, link_probability, tuple(channels), as_of, weights)
+    now = now or dt.datetime.now(dt.UTC)
     counts = RepairCounts()
     shared_seen: set[str] = set()
     for chunk in debtor_chunks(session, debtor_ids):
         gathered = gather(session, chunk, identity_members(session, chunk))
         add_outcomes(session, gathered)
+        add_carrier_numbers(session, gathered, now)
         # Only the phones these debtors carry are counted, on the (channel, value) index: a night's
         # cost follows the debtors it repairs, not the size of the contacts table.
         phones = {o.value for observations in gathered.values() for o in observations if o.channel == "phone"}
