@@ -10,6 +10,7 @@ database and its outbox live in its own folder, so it cannot write to a real dat
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import re
@@ -24,15 +25,18 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from contactfix.db.dispatch_models import Dispatch, DispatchState
 from contactfix.db.engine import make_engine
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.migrate import upgrade_database
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
 from contactfix.intake.service import import_court_export, iter_issues, submit_bank_batch
+from contactfix.pipeline.outcomes import record_outcome
 from contactfix.pipeline.ranking import sources_text
 from contactfix.pipeline.reconcile import reconcile
 from contactfix.pipeline.repair import repair_contacts
+from contactfix.pipeline.report import funnel
 from contactfix.sample import AS_OF, SampleSummary, write_sample
 from matchers.identifiers import mask_phone
 
@@ -132,6 +136,15 @@ class DispatchSummary:
     example_texts: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeSummary:
+    """What the simulated mediators reported, and what the next night's run did with it."""
+
+    reported: dict[str, int]
+    redispatched: int
+    lost_again: int
+
+
 @dataclass(slots=True)
 class DemoResult:
     """Everything the demo did, step by step; later steps add their fields."""
@@ -143,6 +156,8 @@ class DemoResult:
     intake: list[IntakeSummary] = field(default_factory=list)
     reconcile: ReconcileSummary | None = None
     dispatch: DispatchSummary | None = None
+    outcomes: OutcomeSummary | None = None
+    funnel: dict[str, int] | None = None
     seconds: float = 0.0
 
 
@@ -337,6 +352,56 @@ def dispatch_repaired(folder: DemoFolder, now: dt.datetime | None = None) -> Dis
     return DispatchSummary(dict(outcomes), first, dict(later), states, kinds, texts)
 
 
+def report_outcomes(folder: DemoFolder) -> OutcomeSummary:
+    """Mediators dial every delivered contact and say what they found, as the sample's truth has it
+    (reached on a number the debtor uses, wrong number otherwise); then the next night's incremental
+    run re-ranks those debtors and dispatches the next candidate after a wrong number."""
+    live = _live_phones(folder.sample_dir / "truth.csv")
+    engine = make_engine(folder.database_url)
+    reported: Counter[str] = Counter()
+    try:
+        with Session(engine) as session, session.begin():
+            delivered = session.execute(
+                select(Dispatch.debtor_id, Debtor.reference, Dispatch.contact_value)
+                .join(Debtor, Debtor.id == Dispatch.debtor_id)
+                .where(Dispatch.state == DispatchState.DELIVERED.value)
+                .order_by(Dispatch.id)
+            ).all()
+            for debtor_id, reference, value in delivered:
+                result = "reached" if value in live.get(reference, ()) else "wrong_number"
+                record_outcome(
+                    session, debtor_id=debtor_id, contact=value, result=result, reporter="demo-mediator"
+                )
+                reported[result] += 1
+        report = reconcile(engine, repair=_repair_step(DEMO_AS_OF))
+    finally:
+        engine.dispose()
+    counts = report.counts
+    return OutcomeSummary(
+        dict(reported), int(counts.get("redispatched", 0)), int(counts.get("lost_again", 0))
+    )
+
+
+def _live_phones(truth: Path) -> dict[str, set[str]]:
+    """Bank reference → the numbers the debtor uses today, from the sample's truth.csv."""
+    with truth.open(encoding="utf-8", newline="") as handle:
+        return {
+            row["id"]: set(filter(None, (row.get("live_phones") or "").split(";")))
+            for row in csv.DictReader(handle)
+            if row["source"] == "bank"
+        }
+
+
+def repair_funnel(folder: DemoFolder) -> dict[str, int]:
+    """The funnel (``contactfix report``) of the demo's bank."""
+    engine = make_engine(folder.database_url)
+    try:
+        with Session(engine) as session:
+            return funnel(session)
+    finally:
+        engine.dispose()
+
+
 def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder | None = None) -> DemoResult:
     """Every step in order in a fresh folder (or ``folder``): database, sample data, intake, reconcile."""
     started = time.perf_counter()
@@ -347,5 +412,7 @@ def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder |
     add_mediators(result.folder)
     result.reconcile = reconcile_and_repair(result.folder)
     result.dispatch = dispatch_repaired(result.folder)
+    result.outcomes = report_outcomes(result.folder)
+    result.funnel = repair_funnel(result.folder)
     result.seconds = time.perf_counter() - started
     return result

@@ -15,7 +15,7 @@ from contactfix.cli.app import app
 from contactfix.cli.tables import compact_table, print_table
 
 if TYPE_CHECKING:
-    from contactfix.demo import DemoResult, DispatchSummary, IntakeSummary, ReconcileSummary
+    from contactfix.demo import DemoResult, DispatchSummary, IntakeSummary, OutcomeSummary, ReconcileSummary
 
 # contactfix.demo.DEFAULT_DEBTORS (a test checks): the demo module is imported only when it runs,
 # as it pulls in the database and intake, which every other command would pay for at start-up.
@@ -98,7 +98,29 @@ def print_result(console: Console, result: DemoResult) -> None:
         _print_reconcile(console, result.reconcile)
     if result.dispatch is not None:
         _print_dispatch(console, result.dispatch, result.folder.outbox_path)
+    if result.outcomes is not None:
+        _print_outcomes(console, result.outcomes)
+    if result.funnel is not None:
+        from contactfix.cli.commands_outcome import print_funnel
+
+        print_funnel(console, result.funnel)
     console.print(f"用时 elapsed: {result.seconds:.1f} 秒", highlight=False)
+
+
+def _print_outcomes(console: Console, summary: OutcomeSummary) -> None:
+    said = (
+        "、".join(f"{_RESULT_WORDS.get(k, k)} {k} {v:,}" for k, v in sorted(summary.reported.items())) or "–"
+    )
+    console.print(f"调解员反馈 outcomes (simulated): {said}", highlight=False, soft_wrap=True)
+    console.print(
+        f"次夜运行 next night: 号码错误后改派下一号码 redispatched {summary.redispatched:,}，"
+        f"无号码可用 lost again {summary.lost_again:,}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+_RESULT_WORDS = {"reached": "接通本人", "wrong_number": "号码错误"}
 
 
 def _print_issues(console: Console, summary: IntakeSummary) -> None:
