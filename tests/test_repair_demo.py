@@ -20,19 +20,23 @@ def test_demo_reports_repaired_debtors_with_provenance(tmp_path: Path) -> None:
     with sqlite3.connect(folder.path / "contactfix.sqlite3") as db:
         by_status = dict(db.execute("SELECT status, count(*) FROM debtors GROUP BY status").fetchall())
         ranked = db.execute("SELECT count(DISTINCT debtor_id) FROM contact_rankings").fetchone()[0]
-        top = dict(
-            db.execute(
-                "SELECT d.reference, r.value FROM contact_rankings r JOIN debtors d ON d.id = r.debtor_id "
-                "WHERE d.status = 'repaired' AND r.channel = 'phone' AND r.rank = 1"
-            ).fetchall()
-        )
-    assert summary.debtors == sum(by_status.values()) and summary.repaired == by_status.get("repaired", 0)
+        ranked_phones: dict[str, set[str]] = {}
+        for reference, value in db.execute(
+            "SELECT d.reference, r.value FROM contact_rankings r JOIN debtors d ON d.id = r.debtor_id "
+            "WHERE r.channel = 'phone'"
+        ):
+            ranked_phones.setdefault(reference, set()).add(f"+86 {value[3:6]}****{value[-4:]}")
+    assert summary.debtors == sum(by_status.values())
+    # Mediators then reported on every delivered contact: each repaired debtor is reached, lost again
+    # (its only candidate was wrong) or repaired still (its next candidate dispatched).
+    assert result.funnel is not None and result.outcomes is not None
+    assert summary.repaired == result.funnel["repaired_records"] == sum(result.outcomes.reported.values())
+    assert by_status.get("reached", 0) == result.outcomes.reported.get("reached", 0)
     assert summary.repaired > 0 and summary.counts["ranked_debtors"] == summary.debtors
     assert ranked <= summary.debtors and summary.counts["newly_repaired"] == summary.repaired
     assert 1 <= len(summary.examples) <= 3
     for example in summary.examples:
-        phone = top[example.reference]
-        assert example.phone == f"+86 {phone[3:6]}****{phone[-4:]}" and example.confidence >= 0.1
+        assert example.phone in ranked_phones[example.reference] and example.confidence >= 0.1
         assert example.phone != example.lost_phone  # the number the bank lost never repairs
         assert example.sources.startswith("court ")
 
