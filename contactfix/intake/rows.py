@@ -29,7 +29,7 @@ from contactfix.intake.fields import (
     read_phones,
 )
 from contactfix.intake.headers import HeaderMap
-from contactfix.intake.reader import Cell
+from contactfix.intake.reader import Cell, UnreadableRow
 from contactfix.intake.receipt import Issue
 from contactfix.intake.values import BadValue, cell_text, parse_amount, parse_currency, parse_date
 from matchers.errors import InvalidCaseNumber
@@ -128,6 +128,8 @@ class RowNormaliser:
 
     def normalise(self, number: int, cells: Sequence[Cell]) -> RowResult:
         """Normalise one data row; never raises for bad data (that becomes issues)."""
+        if type(cells) is UnreadableRow:
+            return RowResult(None, [Issue.rejection(number, "row", cells.reason)])
         row = RowCells(number, cells, self.header_map.columns, self.max_field_length)
         if len(cells) > self.header_map.mapped and any(cell_text(c) for c in cells[self.header_map.mapped :]):
             row.warn("row", f"{len(cells)} cells but {self.header_map.mapped} headers: extra cells ignored")
