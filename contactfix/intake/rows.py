@@ -182,7 +182,7 @@ class RowNormaliser:
     def _bank_fields(self, row: RowCells, record: PartyRecord) -> None:
         record.reference = row.text("reference")
         record.record_key = f"bank:{self.organization_id}:{record.reference}"
-        record.observed_on = self.observed_on
+        record.observed_on = self._lost_on(row)
         record.contract_number = row.text("contract_number")
         record.product = row.text("product")
         amount_cell = row.cell("amount")
@@ -198,6 +198,22 @@ class RowNormaliser:
                 record.currency = parse_currency(currency_cell)
             except BadValue as exc:
                 row.warn("currency", f"{exc}, {record.currency} assumed")
+
+    def _lost_on(self, row: RowCells) -> dt.date:
+        """The day the bank lost the debtor (``lost_on``), else the submission's date: it dates the
+        bank record, whose contacts are all known to have failed as of then."""
+        cell = row.cell("lost_on")
+        if cell is None:
+            return self.observed_on
+        try:
+            lost_on = parse_date(cell, earliest=_FILED_RANGE[0], latest=_FILED_RANGE[1])
+        except BadValue as exc:
+            row.warn("lost_on", f"{exc}; the submission date {self.observed_on} stands")
+            return self.observed_on
+        if lost_on > self.observed_on:
+            row.warn("lost_on", f"after the submission date; the submission date {self.observed_on} stands")
+            return self.observed_on
+        return lost_on
 
     def _court_fields(self, row: RowCells, record: PartyRecord) -> None:
         case_text = row.text("case_number")
