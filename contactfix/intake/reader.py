@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from contactfix.errors import IntakeError
-from contactfix.intake.receipt import mask_digit_runs
+from contactfix.intake.receipt import error_text, mask_digit_runs
 
 __all__ = ["Cell", "FileFacts", "RawRow", "Table", "UnreadableRow", "inspect_file", "open_table"]
 
@@ -446,7 +446,7 @@ def _csv_rows(facts: FileFacts, counter: _ByteCounter) -> Iterator[RawRow]:
                 number += 1
                 if "field limit" not in str(exc):
                     raise IntakeError(
-                        f"row {number}: the CSV cannot be read ({exc}) — an unbalanced quote?"
+                        f"row {number}: the CSV cannot be read ({error_text(exc)}) — an unbalanced quote?"
                     ) from exc
                 lines.skip_record(number)
                 yield number, UnreadableRow(f"a field longer than {_CSV_FIELD_LIMIT:,} characters")
