@@ -20,7 +20,6 @@ from rich.progress import TaskID
 
 from contactfix.cli.app import app
 from contactfix.errors import IntakeError
-from contactfix.intake.receipt import mask_digit_runs
 
 
 def _write_csv(path: Path, rows: object) -> None:
@@ -111,6 +110,7 @@ def link(
     console = Console(stderr=True)
     warnings: list[str] = []
     from contactfix.intake.linkfiles import read_link_table
+    from contactfix.intake.receipt import mask_digit_runs
     from matchers import LinkSettings, MatchersError
     from matchers.linker import Linker
 
