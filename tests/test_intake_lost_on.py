@@ -13,6 +13,7 @@ from intake_support import resident_id, write_csv
 from contactfix.db.engine import make_engine
 from contactfix.db.migrate import upgrade_database
 from contactfix.intake.headers import map_headers
+from contactfix.intake.reader import Cell
 from contactfix.intake.rows import RowNormaliser
 from contactfix.intake.service import submit_bank_batch
 
@@ -20,7 +21,7 @@ SUBMITTED = dt.date(2024, 5, 6)
 HEADER = ["客户号", "姓名", "身份证号", "手机号", "失联日期"]
 
 
-def _observed(lost_on: object) -> tuple[dt.date | None, list[tuple[str, str]]]:
+def _observed(lost_on: Cell) -> tuple[dt.date | None, list[tuple[str, str]]]:
     normaliser = RowNormaliser("bank", map_headers(HEADER, "bank"), 1, SUBMITTED, 500)
     result = normaliser.normalise(2, ["B1", "张三", resident_id(), "13800138000", lost_on])
     assert result.record is not None
@@ -38,7 +39,7 @@ def _observed(lost_on: object) -> tuple[dt.date | None, list[tuple[str, str]]]:
         ("", SUBMITTED),
     ],
 )
-def test_a_valid_lost_on_dates_the_bank_record(cell: object, expected: dt.date) -> None:
+def test_a_valid_lost_on_dates_the_bank_record(cell: Cell, expected: dt.date) -> None:
     assert _observed(cell) == (expected, [])
 
 

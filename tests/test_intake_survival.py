@@ -30,7 +30,7 @@ HEADER = ["客户号", "姓名", "身份证号", "手机号", "住址", "欠款�
 TODAY = dt.date(2024, 5, 6)
 
 
-def _good_rows(count: int, start: int = 0) -> list[list[object]]:
+def _good_rows(count: int, start: int = 0) -> list[list[str]]:
     return [[f"R{i}", f"客户{i}", "", f"1380013{i:04d}", "福州", "100"] for i in range(start, start + count)]
 
 
