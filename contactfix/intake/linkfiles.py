@@ -183,6 +183,12 @@ def _read_with_arrow(path: Path, label: str, warnings: list[str]) -> RawTable | 
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
+    filled = None  # rows with a value in some column: a row of empty cells is not a record
+    for values in table.columns:
+        some = pc.not_equal(pc.utf8_trim_whitespace(values), "")
+        filled = some if filled is None else pc.or_(filled, some)
+    if filled is not None and not pc.all(filled).as_py():
+        table = table.filter(filled)
     kept: dict[str, Any] = {}
     for column, position in taken.items():
         values = table.column(position)
