@@ -183,6 +183,8 @@ def _read_with_arrow(path: Path, label: str, warnings: list[str]) -> RawTable | 
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
+    if table.column_names != header:  # a header arrow reads otherwise (a quoted line break in it)
+        return None
     filled = None  # rows with a value in some column: a row of empty cells is not a record
     for values in table.columns:
         some = pc.not_equal(pc.utf8_trim_whitespace(values), "")
