@@ -178,3 +178,42 @@ def test_lost_on_headers_are_known_to_bank_batches_only() -> None:
     assert canonical_field("最后联系日期", "bank") == "lost_on"
     assert canonical_field("lost_on", "bank") == "lost_on"
     assert canonical_field("失联日期", "court") is None
+
+
+def _patched_xlsx(path: Path, old: bytes, new: bytes) -> Path:
+    """A workbook of HEADER and two rows, its first sheet's XML with ``old`` replaced by ``new``."""
+    import zipfile
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in [
+        HEADER,
+        ["A1", "张三", "", "13800138000", "", 100],
+        ["A2", "李四", "", "13900139000", "", 123456789],
+    ]:
+        sheet.append(row)
+    plain = path.with_suffix(".plain.xlsx")
+    workbook.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(old, new)
+            target.writestr(item, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b"<v>123456789</v>", b"<v>" + b"9" * 5000 + b"</v>"), (b"</sheetData>", b"")],
+    ids=["5000-digit number", "truncated XML"],
+)
+def test_an_xlsx_cell_openpyxl_cannot_read_is_an_intake_error_naming_the_row(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    path = _patched_xlsx(tmp_path / "b.xlsx", old, new)
+    with pytest.raises(IntakeError, match=r"cannot be read past row \d"):
+        list(open_table(inspect_file(path, LIMIT), recognises_header))

@@ -519,6 +519,7 @@ def _xlsx_rows(path: Path, recognise: Callable[[Sequence[str]], bool]) -> Iterat
         raise IntakeError(
             f"{_shown(path)}: the XLSX workbook cannot be opened ({type(exc).__name__})"
         ) from exc
+    number = 0
     try:
         sheet = _choose_sheet(list(workbook.worksheets), recognise)
         if sheet is None:
@@ -526,8 +527,13 @@ def _xlsx_rows(path: Path, recognise: Callable[[Sequence[str]], bool]) -> Iterat
         sheet.reset_dimensions()  # some writers record a wrong size; read what is really there
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, [_xlsx_cell(value) for value in row]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise IntakeError(f"{_shown(path)}: the XLSX workbook is damaged ({type(exc).__name__})") from exc
+    except IntakeError:
+        raise
+    except Exception as exc:  # as at opening: damaged XML, a number int() refuses (over 4,300 digits) …
+        raise IntakeError(
+            f"{_shown(path)}: the XLSX workbook cannot be read past row {number} ({type(exc).__name__}):"
+            " damaged, or a cell holds what Excel cannot (such as a number of over 4,300 digits)"
+        ) from exc
     finally:
         workbook.close()
         stream.close()
