@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import io
 import itertools
-import json
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -28,29 +27,17 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from contactfix.errors import IntakeError
-from contactfix.intake.receipt import error_text, mask_digit_runs
+from contactfix.intake.cells import Cell, RawRow, UnreadableRow
+from contactfix.intake.receipt import mask_digit_runs
+from contactfix.intake.textrows import delimited_rows, json_rows
 
 __all__ = ["Cell", "FileFacts", "RawRow", "Table", "UnreadableRow", "inspect_file", "open_table"]
-
-Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
-RawRow = tuple[int, list[Cell]]
-"""(row number as a person sees it, cell values). Header = row 1 in a spreadsheet or CSV."""
 
 Format = Literal["csv", "xlsx", "jsonl"]
 
 _CHUNK = 1 << 20
 _SAMPLE = 64 * 1024
 _DELIMITERS = (",", "\t", ";", "|")
-# A field this long in delimited text is an unbalanced quote swallowing the file, or a row of junk:
-# its row is rejected (or the file, when the quote never closes).
-_CSV_FIELD_LIMIT = 1 << 17
-# A physical line (CSV) or JSON line longer than this is rejected unread, so memory stays bounded.
-_LINE_LIMIT = 1 << 20
-_QUOTE = '"'
-# A JSON integer with more digits than this is kept as its text: int() refuses over 4,300 digits,
-# and no amount or date has this many.
-_JSON_INT_DIGITS = 100
-
 # Magic numbers of files people upload by mistake, so the error says what the file is.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -68,17 +55,6 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-
-
-class UnreadableRow(list[Cell]):
-    """A row the reader could not read: no cells, and ``reason`` (which never quotes the row's text).
-
-    It is never blank, so it is counted as a row; the normaliser rejects it with ``reason``.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -225,77 +201,14 @@ def _texts(cells: Sequence[Cell]) -> list[str]:
 def _json_rows(
     facts: FileFacts, headers: list[str], first_rows: list[int], counter: _ByteCounter
 ) -> Iterator[RawRow]:
-    """Each JSON-lines object as a row aligned to ``headers`` (extended in place by new keys)."""
-    index: dict[str, int] = {}
     with _open_text(facts, counter) as fh:
-        for number, line in enumerate(_bounded_lines(fh), start=1):
-            if line is None:
-                yield number, UnreadableRow(f"a line longer than {_LINE_LIMIT:,} characters")
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = _json_object(line, number)
-                items = [(key, _json_cell(value)) for key, value in obj.items()]
-            except RecursionError:
-                yield number, UnreadableRow("JSON nested too deeply to read")
-                continue
-            cells: list[Cell] = [None] * len(headers)
-            for key, value in items:
-                position = index.get(key)
-                if position is None:
-                    position = index[key] = len(headers)
-                    headers.append(str(key))
-                    first_rows.append(number)
-                    cells.append(None)
-                cells[position] = value
-            yield number, cells
+        yield from json_rows(fh, headers, first_rows)
 
 
-def _bounded_lines(fh: io.TextIOWrapper) -> Iterator[str | None]:
-    """The lines of ``fh``; None for a line over the limit, which is skipped without holding it."""
-    while line := fh.readline(_LINE_LIMIT):
-        if len(line) == _LINE_LIMIT and line[-1] not in "\r\n":
-            _skip_line(fh)
-            yield None
-        else:
-            yield line
-
-
-def _skip_line(fh: io.TextIOWrapper) -> int:
-    """Read past the end of the current line; return how many quote characters the rest held."""
-    quotes = 0
-    while part := fh.readline(_LINE_LIMIT):
-        quotes += part.count(_QUOTE)
-        if part[-1] in "\r\n":
-            break
-    return quotes
-
-
-def _json_object(line: str, number: int) -> dict[str, Any]:
-    """The object on one JSON line; IntakeError when the line is not JSON or not an object."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise IntakeError(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    except ValueError:  # an integer of more than 4,300 digits
-        obj = json.loads(line, parse_int=_json_int)
-    if not isinstance(obj, dict):
-        raise IntakeError(f"line {number}: a JSON object was expected, found {type(obj).__name__}")
-    return obj
-
-
-def _json_int(text: str) -> int | str:
-    return int(text) if len(text) <= _JSON_INT_DIGITS else text
-
-
-def _json_cell(value: object) -> Cell:
-    if isinstance(value, list):
-        # several phones or addresses given as a JSON array: one cell, separated as in a spreadsheet
-        return ";".join(str(item) for item in value if item is not None)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+def _csv_rows(facts: FileFacts, counter: _ByteCounter) -> Iterator[RawRow]:
+    assert facts.delimiter is not None
+    with _open_text(facts, counter) as fh:
+        yield from delimited_rows(fh, facts.delimiter)
 
 
 def _shown(path: Path) -> str:
@@ -422,90 +335,6 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
         first = mask_digit_runs(next((line for line in text.splitlines() if line.strip()), "")[:60])
         raise IntakeError(f"{_shown(path)}: not a table — no column delimiter (, tab ; |) in {first!r}")
     return best[2]
-
-
-def _csv_rows(facts: FileFacts, counter: _ByteCounter) -> Iterator[RawRow]:
-    assert facts.delimiter is not None
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with _open_text(facts, counter) as fh:
-        lines = _RecordLines(fh)
-        # strict: a quote left open at the end of the file is an error, not one huge last field
-        reader = csv.reader(lines, delimiter=facts.delimiter, strict=True)
-        number = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except _LineTooLong:
-                number += 1
-                lines.skip_record(number)
-                yield number, UnreadableRow(f"a line longer than {_LINE_LIMIT:,} characters")
-                continue
-            except csv.Error as exc:
-                number += 1
-                if "field limit" not in str(exc):
-                    raise IntakeError(
-                        f"row {number}: the CSV cannot be read ({error_text(exc)}) — an unbalanced quote?"
-                    ) from exc
-                lines.skip_record(number)
-                yield number, UnreadableRow(f"a field longer than {_CSV_FIELD_LIMIT:,} characters")
-                continue
-            number += 1
-            lines.record.clear()
-            yield number, row  # type: ignore[misc]  # list[str] is a list of cells; no copy made
-
-
-class _LineTooLong(Exception):
-    """Raised to the csv reader by :class:`_RecordLines` for a physical line over the limit."""
-
-
-class _RecordLines:
-    """The lines of a text file for the csv reader, remembering those of the record being read.
-
-    When the reader gives up on a record (a field over its limit), :meth:`skip_record` reads on to
-    the end of that record, so the next one is read from its start. A line over the limit is never
-    held: it raises :class:`_LineTooLong` to the reader once skipped.
-    """
-
-    def __init__(self, fh: io.TextIOWrapper) -> None:
-        self._fh = fh
-        self._readline = fh.readline
-        self.record: list[str] = []
-        self._skipped_quotes = 0
-
-    def __iter__(self) -> _RecordLines:
-        return self
-
-    def __next__(self) -> str:
-        line = self._readline(_LINE_LIMIT)
-        if not line:
-            raise StopIteration
-        if len(line) == _LINE_LIMIT and line[-1] not in "\r\n":
-            self._skipped_quotes += line.count(_QUOTE) + _skip_line(self._fh)
-            raise _LineTooLong
-        self.record.append(line)
-        return line
-
-    def skip_record(self, number: int) -> None:
-        """Read to the end of the record started in row ``number``: the line where its quotes balance.
-
-        Raises :class:`IntakeError` when they never do (an unbalanced quote swallowing the file).
-        """
-        quotes = self._skipped_quotes + sum(line.count(_QUOTE) for line in self.record)
-        self.record.clear()
-        self._skipped_quotes = 0
-        inside = quotes % 2 == 1
-        while inside:
-            line = self._readline(_LINE_LIMIT)
-            if not line:
-                raise IntakeError(
-                    f"row {number}: a quoted field runs from this row to the end of the file"
-                    " — an unbalanced quote?"
-                )
-            inside ^= line.count(_QUOTE) % 2 == 1
-            if not inside and line[-1] not in "\r\n":  # a part of a long line: read on to its end
-                inside ^= _skip_line(self._fh) % 2 == 1
 
 
 def _xlsx_rows(path: Path, recognise: Callable[[Sequence[str]], bool]) -> Iterator[RawRow]:
