@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from contactfix.db.models import Contact, Debtor, SourceRecord
 from contactfix.intake.reader import Cell
-from contactfix.intake.receipt import Issue
+from contactfix.intake.receipt import Issue, error_text
 from contactfix.intake.values import BadValue, cell_text, excel_mangled, parse_date, parse_gender, split_multi
 from matchers.errors import InvalidCreditCode, InvalidIdNumber, InvalidPhone
 from matchers.identifiers import Phone, mask_id, mask_phone, parse_credit_code, parse_phone, parse_resident_id
@@ -208,7 +208,9 @@ def _credit_code(row: RowCells, text: str, canon: str) -> Identity | None:
     try:
         return Identity("credit_code", parse_credit_code(canon).code)
     except InvalidCreditCode as exc:
-        row.warn("id_number", f"invalid unified social credit code {mask_id(text)}: {exc}; dropped")
+        row.warn(
+            "id_number", f"invalid unified social credit code {mask_id(text)}: {error_text(exc)}; dropped"
+        )
         return None
 
 
@@ -218,7 +220,7 @@ def _other_identity(
     """A value that is not a resident ID: a bad one (warning) or another kind of identifier."""
     if hint is None and not _RESIDENT_SHAPE.fullmatch(canon) and _OTHER_ID.fullmatch(canon):
         return Identity("other", canon)
-    reason = f"invalid ID number {mask_id(text)}: {exc}"
+    reason = f"invalid ID number {mask_id(text)}: {error_text(exc)}"
     if len(canon) == 18 and canon.isdigit() and canon.endswith("000"):
         reason += " (ends in 000: Excel may have cut the digits beyond the 15th)"
     row.warn("id_number", reason + "; dropped")
@@ -233,7 +235,7 @@ def read_birth_date(row: RowCells, identity: Identity | None, today: dt.date) ->
         try:
             given = parse_date(cell, earliest=_BIRTH_RANGE[0], latest=today)
         except BadValue as exc:
-            row.warn("birth_date", f"{exc}, dropped")
+            row.warn("birth_date", f"{error_text(exc)}, dropped")
     if from_id is not None and given is not None and given != from_id:
         row.warn("birth_date", "contradicts the birth date in the ID number; the ID's is kept")
     return from_id or given
@@ -247,7 +249,7 @@ def read_gender(row: RowCells, identity: Identity | None) -> str | None:
         try:
             given = parse_gender(cell)
         except BadValue as exc:
-            row.warn("gender", f"{exc}, dropped")
+            row.warn("gender", f"{error_text(exc)}, dropped")
     if from_id is not None and given is not None and given != from_id:
         row.warn("gender", "contradicts the gender in the ID number; the ID's is kept")
     return from_id or given
@@ -280,14 +282,14 @@ def _phones_in(row: RowCells, part: str) -> list[tuple[str, Phone]]:
     except InvalidPhone as exc:
         pieces = part.split()
         if len(pieces) == 1 or any(sum(ch.isdigit() for ch in piece) < _MIN_PHONE_DIGITS for piece in pieces):
-            row.warn("phone", f"invalid phone {mask_phone(part)}: {exc}; dropped")
+            row.warn("phone", f"invalid phone {mask_phone(part)}: {error_text(exc)}; dropped")
             return []
     found: list[tuple[str, Phone]] = []
     for piece in pieces:
         try:
             found.append((piece, parse_phone(piece)))
         except InvalidPhone as exc:
-            row.warn("phone", f"invalid phone {mask_phone(piece)}: {exc}; dropped")
+            row.warn("phone", f"invalid phone {mask_phone(piece)}: {error_text(exc)}; dropped")
     return found
 
 
