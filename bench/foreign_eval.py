@@ -9,7 +9,8 @@ operators run), then scores the export against ``DIR/answers.csv``:
 - *repaired current*: repaired debtors whose best phone (lowest rank) is a number they use today;
 - *recall* = repaired current ∩ repairable / repairable;
 - *precision* = repaired current / repaired with a phone;
-- *bank number repairs*: repairs whose best phone is a number from the bank's own batch (must be 0).
+- *bank lost repairs*: repairs whose best phone is the number the bank lost (must be 0); *bank batch
+  repairs*: best phone written anywhere in the bank's batch (also its 紧急联系人电话, which intake ignores).
 
 ``--export FILE`` scores an export already written, without running anything. Without a database URL
 the run uses a fresh SQLite file in ``DIR/eval/``.
@@ -126,7 +127,7 @@ def score(folder: Path, export: Path) -> dict[str, object]:
         if any(a["current"] == "1" and a["in_court"] == "1" for a in numbers.values())
     }
     top_roles: Counter[str] = Counter()
-    any_current = bank_top = bank_any = current_top = current_top_repairable = 0
+    any_current = lost_top = bank_top = bank_any = current_top = current_top_repairable = 0
     for ref, phones in repaired.items():
         numbers = answers.get(ref, {})
         if not phones:
@@ -138,6 +139,7 @@ def score(folder: Path, export: Path) -> dict[str, object]:
             current_top += 1
             current_top_repairable += ref in repairable
         any_current += any(numbers.get(p, {}).get("current") == "1" for p in phones)
+        lost_top += bool(top and top["role"] == "bank_lost")
         bank_top += bool(top and top["in_bank"] == "1")
         bank_any += any(numbers.get(p, {}).get("in_bank") == "1" for p in phones)
     with_phone = sum(1 for phones in repaired.values() if phones)
@@ -150,7 +152,8 @@ def score(folder: Path, export: Path) -> dict[str, object]:
         "recall_of_repairable": round(current_top_repairable / len(repairable), 4) if repairable else None,
         "precision": round(current_top / with_phone, 4) if with_phone else None,
         "repaired_any_phone_current": any_current,
-        "bank_number_repairs": bank_top,
+        "bank_lost_repairs": lost_top,
+        "bank_batch_repairs": bank_top,
         "bank_number_listed": bank_any,
         "best_phone_roles": dict(top_roles.most_common()),
     }
@@ -164,7 +167,8 @@ def _table(name: str, result: dict[str, object]) -> str:
         ("repaired", s["repaired"]), ("repaired with a phone", s["repaired_with_phone"]),
         ("best phone is current", s["repaired_current"]), ("recall of repairable", s["recall_of_repairable"]),
         ("precision", s["precision"]), ("any exported phone current", s["repaired_any_phone_current"]),
-        ("best phone from the bank's batch (must be 0)", s["bank_number_repairs"]),
+        ("best phone is the bank's lost number (must be 0)", s["bank_lost_repairs"]),
+        ("best phone written in the bank's batch", s["bank_batch_repairs"]),
         ("bank's number listed anywhere in a repair", s["bank_number_listed"]),
         ("best phone roles", ", ".join(f"{k} {v}" for k, v in s["best_phone_roles"].items()) or "-"),
     ]  # fmt: skip

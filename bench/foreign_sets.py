@@ -72,6 +72,18 @@ PROFILES: dict[str, SetProfile] = {
             p_stale=0.2,
         ),
         SetProfile(
+            "court_masked",
+            "As court_follows, but the court shares IDs masked (350103********1234) on 90% of rows and "
+            "blank on 5%: linkage has the name, the ID's ends, the address and the numbers.",
+            p_in_court=0.95,
+            filings=(0.35, 0.35, 0.2, 0.1),
+            dropped_years=(2.5, 9.0),
+            p_copy_bank=0.4,
+            p_stale=0.2,
+            p_masked_id=0.9 / 0.95,  # of the rows not left blank
+            p_blank_id=0.05,
+        ),
+        SetProfile(
             "messy_export",
             "As real exports arrive: GB18030, a title line above the court header, other header words, "
             "dates as 2021年3月5日 / 2021/3/5 / 20210305, traditional names, 15-digit and masked IDs, "

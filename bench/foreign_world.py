@@ -109,6 +109,7 @@ class Person:
     area: Area
     address: str
     numbers: list[Held] = field(default_factory=list)
+    family: str = ""
 
     def numbers_on(self, day: dt.date) -> list[str]:
         """The numbers the person held on ``day``, the main (longest held) first."""
@@ -214,8 +215,7 @@ class World:
         )  # fmt: skip
         return f"{area.province}{'' if area.city == area.province else area.city}{area.name}{street}{tail}"
 
-    def name(self, family: str | None = None) -> tuple[str, str]:
-        family = family or self.rng.choices(self.ref.family_names, self.ref.family_weights)[0]
+    def name(self, family: str) -> tuple[str, str]:
         given, given_traditional = self.rng.choice(self.ref.given_names)
         family_traditional = self.ref.traditional_family.get(family) or self.s2t.convert(family)
         return family + given, family_traditional + given_traditional
@@ -234,8 +234,9 @@ class World:
             if id_number not in self.ids:
                 self.ids.add(id_number)
                 break
+        family = family or self.rng.choices(self.ref.family_names, self.ref.family_weights)[0]
         name, traditional = self.name(family)
-        return Person(name, traditional, gender, birth, id_number, area, self.address(area))
+        return Person(name, traditional, gender, birth, id_number, area, self.address(area), family=family)
 
     def typo(self, number: str) -> str:
         """The number with one digit of its subscriber part mistyped or two adjacent ones swapped."""
@@ -321,7 +322,7 @@ def make_debtors(world: World, count: int) -> list[Debtor]:
         )
         spouse.area, spouse.address = person.area, person.address
         spouse.numbers.append(Held(world.mobile(), years_ago(12), None))
-        parent = world.person(born=(person.birth.year - 35, person.birth.year - 20), family=person.name[0])
+        parent = world.person(born=(person.birth.year - 35, person.birth.year - 20), family=person.family)
         parent.numbers.append(Held(world.mobile(), years_ago(15), None))
         debtor.relatives = [("配偶", spouse), (rng.choice(("父亲", "母亲")), parent)]
         debtors.append(debtor)

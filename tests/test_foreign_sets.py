@@ -160,9 +160,11 @@ def test_identity_numbers_are_valid_and_headers_are_the_intake_contract(
             else:
                 assert len(value) == 18 and id_check_digit(value[:17]) == value[17], "bad check digit"
                 shapes["18"] += 1
-        assert shapes["18"] > 0.5 * (len(rows) - 1)
-        if kind == "court" and profile.p_masked_id:
-            assert shapes["masked"] > 0
+        if kind == "bank":
+            assert shapes["masked"] == shapes["blank"] == 0
+            assert shapes["18"] > 0.9 * (len(rows) - 1)
+        else:
+            assert (shapes["masked"] > 0) == (profile.p_masked_id > 0)
         if profile.p_old_id:
             assert shapes["15"] > 0 or kind == "court"
 
@@ -224,7 +226,7 @@ def test_score_counts_what_the_export_says(sets: dict[str, Path], tmp_path: Path
     assert result["repaired_current"] == 5
     assert result["recall_of_repairable"] == round(5 / len(repairable), 4)
     assert result["precision"] == round(5 / 7, 4)
-    assert result["bank_number_repairs"] == 2
+    assert result["bank_lost_repairs"] == result["bank_batch_repairs"] == 2
     assert result["best_phone_roles"] == {"current": 5, "bank_lost": 2}
 
 
@@ -243,4 +245,4 @@ def test_eval_runs_the_real_pipeline_on_a_small_set(tmp_path: Path) -> None:
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["pipeline"]["bank"]["accepted"] == 60
     assert result["score"]["debtors"] == 60
-    assert result["score"]["bank_number_repairs"] == 0
+    assert result["score"]["bank_lost_repairs"] == 0
