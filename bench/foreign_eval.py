@@ -9,6 +9,8 @@ operators run), then scores the export against ``DIR/answers.csv``:
 - *repaired current*: repaired debtors whose best phone (lowest rank) is a number they use today;
 - *recall* = repaired current ∩ repairable / repairable;
 - *precision* = repaired current / repaired with a phone;
+- *newest filing current*: debtors whose newest own filing listing a number lists a current one, and
+  the recall among them (a repair that trusts the newest filing gets these);
 - *bank lost repairs*: repairs whose best phone is the number the bank lost (must be 0); *bank batch
   repairs*: best phone written anywhere in the bank's batch (also its 紧急联系人电话, which intake ignores).
 
@@ -31,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["BANK_ORG", "load_answers", "read_export", "run_pipeline", "score"]
+__all__ = ["BANK_ORG", "load_answers", "newest_filing_current", "read_export", "run_pipeline", "score"]
 
 BANK_ORG = "外部银行"
 _MASKED = re.compile(r"[0-9*+X]{4,}")
@@ -117,17 +119,37 @@ def read_export(path: Path) -> dict[str, tuple[str, list[str]]]:
     return found
 
 
+def newest_filing_current(folder: Path, answers: dict[str, dict[str, dict[str, str]]]) -> set[str]:
+    """Debtors whose newest own filing that lists a number lists a current one: the easy repairs."""
+    newest: dict[str, tuple[str, list[str]]] = {}
+    with (folder / "court_rows.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            phones = [p for p in row["phones"].split(";") if p]
+            if (
+                row["party_kind"] == "self"
+                and phones
+                and row["filed"] >= newest.get(row["party_of"], ("", []))[0]
+            ):
+                newest[row["party_of"]] = (row["filed"], phones)
+    return {
+        ref
+        for ref, (_, phones) in newest.items()
+        if any(answers[ref].get(p, {}).get("current") == "1" for p in phones)
+    }
+
+
 def score(folder: Path, export: Path) -> dict[str, object]:
     """What the export's repairs are worth against the set's answers (see the module's docstring)."""
     answers = load_answers(folder)
     repaired = {ref: phones for ref, (status, phones) in read_export(export).items() if status == "repaired"}
+    easy = newest_filing_current(folder, answers)
     repairable = {
         ref
         for ref, numbers in answers.items()
         if any(a["current"] == "1" and a["in_court"] == "1" for a in numbers.values())
     }
     top_roles: Counter[str] = Counter()
-    any_current = lost_top = bank_top = bank_any = current_top = current_top_repairable = 0
+    any_current = lost_top = bank_top = bank_any = current_top = current_top_repairable = current_top_easy = 0
     for ref, phones in repaired.items():
         numbers = answers.get(ref, {})
         if not phones:
@@ -138,6 +160,7 @@ def score(folder: Path, export: Path) -> dict[str, object]:
         if top is not None and top["current"] == "1":
             current_top += 1
             current_top_repairable += ref in repairable
+            current_top_easy += ref in easy
         any_current += any(numbers.get(p, {}).get("current") == "1" for p in phones)
         lost_top += bool(top and top["role"] == "bank_lost")
         bank_top += bool(top and top["in_bank"] == "1")
@@ -151,6 +174,8 @@ def score(folder: Path, export: Path) -> dict[str, object]:
         "repaired_current": current_top,
         "recall_of_repairable": round(current_top_repairable / len(repairable), 4) if repairable else None,
         "precision": round(current_top / with_phone, 4) if with_phone else None,
+        "newest_filing_current": len(easy),
+        "recall_of_newest_filing_current": round(current_top_easy / len(easy), 4) if easy else None,
         "repaired_any_phone_current": any_current,
         "bank_lost_repairs": lost_top,
         "bank_batch_repairs": bank_top,
@@ -166,7 +191,10 @@ def _table(name: str, result: dict[str, object]) -> str:
         ("debtors", s["debtors"]), ("repairable (current number in own court record)", s["repairable"]),
         ("repaired", s["repaired"]), ("repaired with a phone", s["repaired_with_phone"]),
         ("best phone is current", s["repaired_current"]), ("recall of repairable", s["recall_of_repairable"]),
-        ("precision", s["precision"]), ("any exported phone current", s["repaired_any_phone_current"]),
+        ("precision", s["precision"]),
+        ("newest own filing with a number shows a current one", s["newest_filing_current"]),
+        ("recall of those", s["recall_of_newest_filing_current"]),
+        ("any exported phone current", s["repaired_any_phone_current"]),
         ("best phone is the bank's lost number (must be 0)", s["bank_lost_repairs"]),
         ("best phone written in the bank's batch", s["bank_batch_repairs"]),
         ("bank's number listed anywhere in a repair", s["bank_number_listed"]),

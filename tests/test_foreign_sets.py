@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bench.foreign_eval import score
+from bench.foreign_eval import newest_filing_current, score
 from bench.foreign_sets import PHONE_HEADERS, PROFILES, ROLES, generate, phone_tokens
 from bench.foreign_world import AS_OF
 from contactfix.db.engine import make_engine
@@ -96,16 +96,12 @@ def test_every_debtor_has_a_current_number_and_the_bank_none(sets: dict[str, Pat
             if a["role"] == "bank_lost":
                 assert a["in_bank"] == "1" and a["until"], reference
             if a["role"] in ("current", "old", "bank_lost"):  # the person's own: a holding with dates
-                assert a["since"] and dt_le(a["since"], AS_OF.isoformat()), reference
+                assert a["since"] and a["since"] <= AS_OF.isoformat(), reference  # ISO dates sort as text
             if a["role"] == "current":
                 assert not a["until"], reference
     summary = json.loads((folder / "set.json").read_text(encoding="utf-8"))
     assert summary["debtors"] == DEBTORS
     assert 0 < summary["debtors_with_current_in_court"] < DEBTORS
-
-
-def dt_le(a: str, b: str) -> bool:
-    return a <= b  # ISO dates compare as text
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -228,6 +224,9 @@ def test_score_counts_what_the_export_says(sets: dict[str, Path], tmp_path: Path
     assert result["precision"] == round(5 / 7, 4)
     assert result["bank_lost_repairs"] == result["bank_batch_repairs"] == 2
     assert result["best_phone_roles"] == {"current": 5, "bank_lost": 2}
+    easy = newest_filing_current(folder, answers)
+    assert easy and easy <= set(repairable)  # the newest filing's current number is in a court record
+    assert result["newest_filing_current"] == len(easy)
 
 
 @pytest.mark.slow
