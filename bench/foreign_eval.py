@@ -33,7 +33,15 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["BANK_ORG", "load_answers", "newest_filing_current", "read_export", "run_pipeline", "score"]
+__all__ = [
+    "BANK_ORG",
+    "diagnose_unrepaired",
+    "load_answers",
+    "newest_filing_current",
+    "read_export",
+    "run_pipeline",
+    "score",
+]
 
 BANK_ORG = "外部银行"
 _MASKED = re.compile(r"[0-9*+X]{4,}")
@@ -93,6 +101,7 @@ def run_pipeline(folder: Path, database_url: str, work: Path) -> dict[str, objec
         env,
         work,
     )
+    _cli(["export", "contacts", "--out", str(work / "export_all.csv"), "--org", BANK_ORG], env, work)
     steps["reconcile"] = reconcile
     steps["seconds"] = {"intake": round(intake_seconds, 1), "reconcile": round(reconcile_seconds, 1)}
     return steps
@@ -107,16 +116,44 @@ def load_answers(folder: Path) -> dict[str, dict[str, dict[str, str]]]:
     return answers
 
 
-def read_export(path: Path) -> dict[str, tuple[str, list[str]]]:
-    """The export as reference → (status, phones best first)."""
+def read_export(path: Path, *, confidence: bool = False) -> dict[str, tuple[str, list[str]]]:
+    """The export as reference → (status, phones best first); ``confidence``: "phone@confidence"."""
     found: dict[str, tuple[str, list[str]]] = {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = sorted(csv.DictReader(handle), key=lambda r: (r["reference"], int(r["rank"] or 0)))
     for row in rows:
         _, phones = found.setdefault(row["reference"], (row["status"], []))
         if row["channel"] == "phone" and row["value"]:
-            phones.append(row["value"])
+            phones.append(f"{row['value']}@{row['confidence']}" if confidence else row["value"])
     return found
+
+
+def diagnose_unrepaired(folder: Path, export_all: Path) -> dict[str, object]:
+    """For repairable debtors left unrepaired: what their best-ranked phone is, and how sure of it."""
+    answers = load_answers(folder)
+    top_roles: Counter[str] = Counter()
+    current_listed = 0
+    confidences: list[float] = []
+    for ref, (status, ranked) in read_export(export_all, confidence=True).items():
+        numbers = answers.get(ref, {})
+        if status == "repaired" or not any(a["current"] == a["in_court"] == "1" for a in numbers.values()):
+            continue
+        phones = [item.rsplit("@", 1) for item in ranked]
+        if not phones:
+            top_roles["(no phone)"] += 1
+            continue
+        top_roles[numbers.get(phones[0][0], {}).get("role", "(not in the set)")] += 1
+        current_listed += any(numbers.get(p, {}).get("current") == "1" for p, _ in phones)
+        if numbers.get(phones[0][0], {}).get("current") == "1":
+            confidences.append(float(phones[0][1] or 0))
+    confidences.sort()
+    quantiles = {f"p{q}": confidences[len(confidences) * q // 100] for q in (10, 50, 90) if confidences}
+    return {
+        "unrepaired_repairable": sum(top_roles.values()),
+        "current_number_ranked": current_listed,
+        "best_phone_roles": dict(top_roles.most_common()),
+        "confidence_when_best_is_current": quantiles,
+    }
 
 
 def newest_filing_current(folder: Path, answers: dict[str, dict[str, dict[str, str]]]) -> set[str]:
@@ -240,7 +277,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         export = args.export
     result["score"] = score(folder, export)
+    if (export.parent / "export_all.csv").exists():
+        result["unrepaired"] = diagnose_unrepaired(folder, export.parent / "export_all.csv")
     print(_table(folder.name, result))
+    if "unrepaired" in result:
+        print(f"unrepaired but repairable: {json.dumps(result['unrepaired'], ensure_ascii=False)}")
     pipeline = result.get("pipeline")
     if isinstance(pipeline, dict):
         for name in ("bank", "court"):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bench.foreign_eval import newest_filing_current, score
+from bench.foreign_eval import diagnose_unrepaired, newest_filing_current, score
 from bench.foreign_sets import PHONE_HEADERS, PROFILES, ROLES, generate, phone_tokens
 from bench.foreign_world import AS_OF
 from contactfix.db.engine import make_engine
@@ -224,6 +224,21 @@ def test_score_counts_what_the_export_says(sets: dict[str, Path], tmp_path: Path
     assert result["precision"] == round(5 / 7, 4)
     assert result["bank_lost_repairs"] == result["bank_batch_repairs"] == 2
     assert result["best_phone_roles"] == {"current": 5, "bank_lost": 2}
+    with (tmp_path / "export_all.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["reference", "status", "rank", "channel", "value", "confidence", "sources", "last_seen"]
+        )
+        for ref in repairable[5:8]:  # left unrepaired: the bank's number ranked above the current one
+            current = next(p for p, a in answers[ref].items() if a["current"] == "1" and a["in_court"] == "1")
+            bank_number = next(p for p, a in answers[ref].items() if a["role"] == "bank_lost")
+            writer.writerow([ref, "lost", 1, "phone", bank_number, 0.5, "bank", ""])
+            writer.writerow([ref, "lost", 2, "phone", current, 0.4, "court", ""])
+        writer.writerow([repairable[8], "lost", "", "", "", "", "", ""])
+    unrepaired = diagnose_unrepaired(folder, tmp_path / "export_all.csv")
+    assert unrepaired["unrepaired_repairable"] == 4
+    assert unrepaired["current_number_ranked"] == 3
+    assert unrepaired["best_phone_roles"] == {"bank_lost": 3, "(no phone)": 1}
     easy = newest_filing_current(folder, answers)
     assert easy and easy <= set(repairable)  # the newest filing's current number is in a court record
     assert result["newest_filing_current"] == len(easy)
