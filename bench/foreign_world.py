@@ -261,10 +261,11 @@ def _numbers_for(world: World, person: Person, originated: dt.date) -> tuple[str
     """
     rng, profile = world.rng, world.profile
     bank_number = world.mobile()
-    start = max(_day_between(rng, originated - dt.timedelta(days=8 * 365), originated), person.birth)
-    if rng.random() < 0.3:  # an earlier number, given up before the loan
-        earlier = _day_between(rng, start - dt.timedelta(days=6 * 365), start - dt.timedelta(days=200))
-        person.numbers.append(Held(world.mobile(), max(earlier, person.birth), start))
+    adult = person.birth + dt.timedelta(days=16 * 365)
+    start = max(_day_between(rng, originated - dt.timedelta(days=8 * 365), originated), adult)
+    if start - dt.timedelta(days=200) > adult:  # an earlier number, given up before the loan's
+        earlier = _day_between(rng, start - dt.timedelta(days=10 * 365), start - dt.timedelta(days=200))
+        person.numbers.append(Held(world.mobile(), max(earlier, adult), start))
     earliest = max(originated + dt.timedelta(days=60), years_ago(profile.dropped_years[1]))
     dropped = _day_between(rng, earliest, max(earliest, years_ago(profile.dropped_years[0])))
     person.numbers.append(Held(bank_number, start, dropped))
@@ -299,9 +300,9 @@ def make_debtors(world: World, count: int) -> list[Debtor]:
     debtors: list[Debtor] = []
     for at in range(count):
         person = world.person()
-        originated = _day_between(
-            rng, years_ago(profile.originated_years[1]), years_ago(profile.originated_years[0])
-        )
+        of_age = person.birth + dt.timedelta(days=round(18 * _YEAR))
+        first = max(years_ago(profile.originated_years[1]), of_age)
+        originated = _day_between(rng, first, max(first, years_ago(profile.originated_years[0])))
         bank_number, dropped = _numbers_for(world, person, originated)
         debtor = Debtor(
             reference=f"WB{at + 1:08d}",
@@ -360,7 +361,8 @@ class CourtWriter:
     def filing(self, debtor: Debtor) -> None:
         rng, profile, person = self.rng, self.profile, debtor.person
         filed = _day_between(rng, years_ago(profile.filed_years[1]), years_ago(profile.filed_years[0]))
-        ours = rng.random() < profile.p_bank_plaintiff
+        # Our bank sues only over its loan, so only after it began; earlier filings are other lenders'.
+        ours = rng.random() < profile.p_bank_plaintiff and filed > debtor.originated + dt.timedelta(days=180)
         kind, role = rng.choices((("民初", "被告"), ("执", "被执行人"), ("民特", "被申请人")), (6, 3, 1))[0]
         venue = self.world.home_areas[0] if ours and rng.random() < 0.5 else person.area
         case = self.case_number(venue, filed.year, kind)
@@ -408,9 +410,9 @@ class CourtWriter:
             known_on = filed
             if rng.random() < profile.p_stale:
                 known_on = filed - dt.timedelta(days=rng.randint(30, round(profile.stale_years * 365)))
-            held = person.numbers_on(known_on) or person.numbers_on(filed) or [debtor.bank_number]
+            held = person.numbers_on(known_on)  # none: the filing's source predates the person's phones
             phones = held if rng.random() < 0.6 else held[:1]
-        if rng.random() < profile.p_typo:
+        if phones and rng.random() < profile.p_typo:
             at = rng.randrange(len(phones))
             phones[at] = self.world.typo(phones[at])
         if rng.random() < profile.p_relative_number:

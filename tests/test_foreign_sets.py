@@ -133,6 +133,21 @@ def test_answers_cover_every_number_written_in_the_files(sets: dict[str, Path], 
 
 
 @pytest.mark.parametrize("name", SETS)
+def test_a_filing_knows_only_numbers_the_person_had_by_its_date(sets: dict[str, Path], name: str) -> None:
+    answers = _answers(sets[name])
+    checked = 0
+    for known in _dicts(sets[name] / "court_rows.csv"):
+        if known["party_kind"] != "self":
+            continue
+        for number in filter(None, known["phones"].split(";")):
+            a = answers[known["party_of"]][number]
+            if a["role"] in ("current", "old", "bank_lost"):
+                assert a["since"] <= known["filed"], (known["line"], number)
+                checked += 1
+    assert checked > DEBTORS / 2
+
+
+@pytest.mark.parametrize("name", SETS)
 def test_identity_numbers_are_valid_and_headers_are_the_intake_contract(
     sets: dict[str, Path], name: str
 ) -> None:
