@@ -451,9 +451,8 @@ def generate(
 
 
 def _foreign_note(book: AnswerBook, reference: str, number: str) -> str:
+    """Why the debtor's own filing lists a number that was never theirs (a relative's, a typo)."""
     debtor = book.debtors[reference]
-    if number == debtor.bank_number:
-        return "copied by the plaintiff"
     role, _, _ = book.role_of(debtor, number)
     if role == "other_person":
         own = [h.number for h in debtor.person.numbers]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
@@ -154,7 +155,8 @@ def test_identity_numbers_are_valid_and_headers_are_the_intake_contract(
     profile = PROFILES[name]
     bank = _rows(sets[name] / "bank.csv", profile.encoding)
     court = _rows(sets[name] / "court.csv", profile.encoding)
-    for rows, kind in ((bank, "bank"), (court, "court")):
+    files: tuple[tuple[list[list[str]], Literal["bank", "court"]], ...] = ((bank, "bank"), (court, "court"))
+    for rows, kind in files:
         header = rows[0]
         unread = [h for h in header if canonical_field(h, kind) is None]
         assert set(unread) <= _UNREAD_COLUMNS, unread
