@@ -21,8 +21,10 @@ the run uses a fresh SQLite file in ``DIR/eval/``.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import csv
+import itertools
 import json
 import os
 import re
@@ -221,6 +223,30 @@ def score(folder: Path, export: Path) -> dict[str, object]:
     }
 
 
+CONFIDENCE_BANDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def precision_by_confidence(folder: Path, export: Path) -> list[dict[str, object]]:
+    """Repaired debtors by the confidence of their best phone: how many, and the share that is current."""
+    answers = load_answers(folder)
+    bands = [[0, 0] for _ in CONFIDENCE_BANDS[1:]]  # [repaired, best phone current]
+    for ref, (status, ranked) in read_export(export, confidence=True).items():
+        if status != "repaired" or not ranked:
+            continue
+        phone, confidence = ranked[0].rsplit("@", 1)
+        band = bands[min(bisect.bisect_right(CONFIDENCE_BANDS, float(confidence or 0)), len(bands)) - 1]
+        band[0] += 1
+        band[1] += answers.get(ref, {}).get(phone, {}).get("current") == "1"
+    return [
+        {
+            "confidence": f"{low:.2f}–{high:.2f}",
+            "repaired": n,
+            "precision": round(right / n, 4) if n else None,
+        }
+        for (low, high), (n, right) in zip(itertools.pairwise(CONFIDENCE_BANDS), bands, strict=True)
+    ]
+
+
 def _table(name: str, result: dict[str, object]) -> str:
     s = result["score"]
     assert isinstance(s, dict)
@@ -277,9 +303,16 @@ def main(argv: list[str] | None = None) -> None:
     else:
         export = args.export
     result["score"] = score(folder, export)
+    result["by_confidence"] = precision_by_confidence(folder, export)
     if (export.parent / "export_all.csv").exists():
         result["unrepaired"] = diagnose_unrepaired(folder, export.parent / "export_all.csv")
     print(_table(folder.name, result))
+    bands = result["by_confidence"]
+    assert isinstance(bands, list)
+    print(
+        "best phone's confidence → repaired, precision: "
+        + "; ".join(f"{b['confidence']} → {b['repaired']}, {b['precision']}" for b in bands if b["repaired"])
+    )
     if "unrepaired" in result:
         print(f"unrepaired but repairable: {json.dumps(result['unrepaired'], ensure_ascii=False)}")
     pipeline = result.get("pipeline")

@@ -19,7 +19,7 @@ from typing import Literal
 import pytest
 import sqlalchemy as sa
 
-from bench.foreign_eval import diagnose_unrepaired, newest_filing_current, score
+from bench.foreign_eval import diagnose_unrepaired, newest_filing_current, precision_by_confidence, score
 from bench.foreign_sets import PHONE_HEADERS, PROFILES, ROLES, generate, phone_tokens
 from bench.foreign_world import AS_OF
 from contactfix.db.engine import make_engine
@@ -241,6 +241,12 @@ def test_score_counts_what_the_export_says(sets: dict[str, Path], tmp_path: Path
     assert result["precision"] == round(5 / 7, 4)
     assert result["bank_lost_repairs"] == result["bank_batch_repairs"] == 2
     assert result["best_phone_roles"] == {"current": 5, "bank_lost": 2}
+    bands = {
+        b["confidence"]: (b["repaired"], b["precision"]) for b in precision_by_confidence(folder, export)
+    }
+    assert (
+        bands["0.90–0.95"] == (5, 1.0) and bands["0.50–0.70"] == (2, 0.0) and bands["0.95–1.00"] == (0, None)
+    )
     with (tmp_path / "export_all.csv").open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
