@@ -81,10 +81,16 @@ def _issues(receipt: dict[str, object]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def run_pipeline(folder: Path, database_url: str, work: Path) -> dict[str, object]:
-    """Take the set in, reconcile, export the repaired debtors to ``work/export.csv``; what each step said."""
+def run_pipeline(
+    folder: Path, database_url: str, work: Path, settings: dict[str, str] | None = None
+) -> dict[str, object]:
+    """Take the set in, reconcile, export the repaired debtors to ``work/export.csv``; what each step said.
+
+    ``settings`` (``carrier_repair_enabled`` → ``false``) become ``CONTACTFIX_*`` environment variables.
+    """
     work.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
+    env.update({f"CONTACTFIX_{key.upper()}": value for key, value in (settings or {}).items()})
     env.update(CONTACTFIX_DATABASE_URL=database_url, CONTACTFIX_OUTBOX_PATH=str(work / "outbox.jsonl"))
     steps: dict[str, object] = {}
     started = time.perf_counter()
@@ -292,13 +298,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--export", type=Path, help="score this export; run nothing")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument(
+        "--setting", action="append", default=[], metavar="KEY=VALUE", help="a contactfix setting for the run"
+    )
     args = parser.parse_args(argv)
     folder: Path = args.folder.resolve()
     work = folder / "eval"
     result: dict[str, object] = {"set": folder.name}
     if args.export is None:
         with _database(args, work) as url:
-            result["pipeline"] = run_pipeline(folder, url, work)
+            settings = dict(item.split("=", 1) for item in args.setting)
+            result["pipeline"] = run_pipeline(folder, url, work, settings) | {"settings": settings}
         export = work / "export.csv"
     else:
         export = args.export
