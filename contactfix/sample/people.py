@@ -2,7 +2,8 @@
 
 Everything is drawn from one seeded random stream (:class:`Dice`) in a fixed order, so a seed gives the same
 world on every run and machine. Nothing depends on ``hash()``, set order or today's date: the
-world ends on :data:`AS_OF`.
+world ends on :data:`AS_OF`. Second mobiles and third parties' numbers are drawn only when the
+settings ask for them.
 """
 
 from __future__ import annotations
