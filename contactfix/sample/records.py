@@ -81,7 +81,8 @@ def phone_status(person: Person, number: str, lost: str) -> str:
     fixed line; ``relative`` and ``employer``: a third party's; ``shared``: none of theirs (a court
     switchboard or a lawyer's mobile many records carry).
     """
-    if number in person.live_phones:
+    second = person.second_phone
+    if number == person.phones[-1][1] or (second is not None and number == second[1]):
         return "current"
     if number == lost:
         return "bank_lost"
