@@ -95,6 +95,13 @@ def test_change_age_and_filings_on_either_side(settings: SampleSettings, world: 
     # A change cannot come before the first mobile is half a year old: the young are clamped.
     assert sum(low <= age <= high for age in ages) / len(ages) >= 0.97
     assert abs(mean(ages) - (low + high) / 2) <= 0.08 * (high - low) + 30
+    # The bank lost every debtor through a change: its number is never the live one.
+    debtors = [r for r in world if r.bank is not None]
+    assert len(changed) >= 0.99 * len(debtors)
+    assert not any(r.bank.phone_status == "current" for r in debtors if r.bank is not None)
+    assert sum(r.bank.phone_status == "bank_lost" for r in debtors if r.bank is not None) >= 0.9 * len(
+        debtors
+    )
     # Court-only people keep changing at any time of their lives.
     others = [AS_OF - r.person.phones[-1][0] for r in world if r.bank is None and len(r.person.phones) > 1]
     assert sum(age > high for age in others) / len(others) > 0.2
