@@ -86,3 +86,19 @@ def test_lost_on_is_stored_as_the_records_date_and_its_contacts_first_seen(
         ("B2", str(day), str(day), str(day)),
         ("B3", str(day), str(day), str(day)),
     ]
+
+
+def test_the_banks_emergency_contact_number_is_kept_as_someone_elses() -> None:
+    header = ["客户号", "姓名", "身份证号", "手机号", "紧急联系人电话", "配偶电话"]
+    normaliser = RowNormaliser("bank", map_headers(header, "bank"), 1, SUBMITTED, 500)
+    cells: list[Cell] = ["B1", "张三", resident_id(), "13800138000", "139 0013 9000", "13800138000"]
+    result = normaliser.normalise(2, cells)
+    assert result.record is not None and result.issues == []
+    phones = {(c.value, c.line_type) for c in result.record.contacts if c.channel == "phone"}
+    # The debtor's own number stays theirs even where the bank also wrote it as the spouse's.
+    assert phones == {("+8613800138000", "mobile"), ("+8613900139000", "third_party")}
+    court = RowNormaliser(
+        "court", map_headers(["姓名", "身份证号", "紧急联系人电话"], "court"), 1, SUBMITTED, 500
+    )
+    only = court.normalise(2, ["张三", resident_id(), "13900139000"])
+    assert only.record is not None and not any(c.line_type == "third_party" for c in only.record.contacts)

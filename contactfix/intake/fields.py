@@ -63,7 +63,10 @@ _COLUMN_LENGTH = {
     "product": _length(Debtor.__table__.c.product),
     "email": _length(Contact.__table__.c.value),
     "phone": _length(Contact.__table__.c.value),
+    "third_party_phone": _length(Contact.__table__.c.value),
 }
+# The line type that marks a phone the bank holds for someone else (its emergency-contact columns).
+THIRD_PARTY = "third_party"
 
 
 @dataclass(slots=True)
@@ -255,18 +258,21 @@ def read_gender(row: RowCells, identity: Identity | None) -> str | None:
     return from_id or given
 
 
-def read_phones(row: RowCells) -> list[ContactValue]:
+def read_phones(row: RowCells, field_name: str = "phone") -> list[ContactValue]:
+    """The phones of the row's ``field_name`` columns; those of ``third_party_phone`` (someone else's
+    number the bank holds for the debtor) carry the line type :data:`THIRD_PARTY`."""
     found: dict[str, ContactValue] = {}
-    for cell in row.all("phone"):
+    for cell in row.all(field_name):
         text = cell_text(cell)
-        if not row.fits("phone", text):
+        if not row.fits(field_name, text):
             continue
         for part in split_multi(text):
             phones = _phones_in(row, part)
             for raw, phone in phones:
+                line_type = THIRD_PARTY if field_name == "third_party_phone" else phone.line_type
                 found.setdefault(
                     phone.e164,
-                    ContactValue("phone", phone.e164, raw, phone.line_type, phone.region, phone.carrier),
+                    ContactValue("phone", phone.e164, raw, line_type, phone.region, phone.carrier),
                 )
     return list(found.values())
 
