@@ -313,12 +313,27 @@ def read_push(body: bytes, provider: str, max_entries: int | None = None) -> lis
 
 
 def flat_entry(entry: Any) -> dict[str, Any]:
-    """``entry`` if it is an object of plain values (text, numbers, booleans, null); TypeError otherwise."""
+    """``entry`` if it is an object of plain values (text, numbers, booleans, null); TypeError otherwise.
+
+    Text must be storable: JSON's ``\\ud800`` (a lone surrogate) is not UTF-8 and PostgreSQL refuses
+    NUL characters, so an entry holding either is refused here rather than failing its database write.
+    """
     if not isinstance(entry, dict):
         raise TypeError("entry is not an object")
-    if not all(isinstance(value, _SCALARS) for value in entry.values()):
-        raise TypeError("entry holds a nested value")
+    for value in entry.values():
+        if not isinstance(value, _SCALARS):
+            raise TypeError("entry holds a nested value")
+        if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            raise ValueError("entry holds text that is not valid UTF-8")
     return entry
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def log_rejected(provider: str, rejected: list[RejectedEntry], total: int) -> None:

@@ -58,7 +58,7 @@ class Client:
     def post(
         self, path: str, body: object, headers: dict[str, str] | None = None, *, chunk: int | None = None
     ) -> tuple[int, Any]:
-        raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode("ascii")
         return asyncio.run(
             self._request("POST", path, raw, {SECRET_HEADER: SECRET} if headers is None else headers, chunk)
         )
@@ -323,6 +323,7 @@ def test_unreadable_entries_are_set_aside_and_the_rest_taken(client: Client, eng
         {**sms_report("100^2"), "biz_id": {"nested": ["100^2"]}}, {**sms_report("100^2"), "success": "maybe"},
         {**sms_report("100^2"), "biz_id": "x" * 5000}, {**sms_report("100^2"), "report_time": 20261124},
         {**sms_report("100^2"), "success": 1}, [1, 2], "text", None, 1e308,
+        {**sms_report("100^2"), "biz_id": "100^2\ud800"}, {**sms_report("100^2"), "biz_id": "100^2\x00"},
     ]  # fmt: skip
     assert client.post(SMS, [*odd, sms_report("100^1")]) == OK
     assert states(engine) == {1: "delivered", 2: "sent"}
@@ -331,6 +332,8 @@ def test_unreadable_entries_are_set_aside_and_the_rest_taken(client: Client, eng
         {**call_record("c-y", now()), "release_cause": [16]},
         {**call_record("c-z", now()), "call_id": "c" * 500},
         {**call_record("c-w", now()), "sub_id": None},
+        {**call_record("c-v", now()), "call_id": "c-v\ud800"},
+        {**call_record("c-u", now()), "call_id": "c-u\x00"},
     ]  # fmt: skip
     assert client.post(CALLS, [*records, call_record("c-1", now() - dt.timedelta(minutes=1))]) == OK
     assert calls(engine) == [("c-1", debtor_phone(0), 1)]
