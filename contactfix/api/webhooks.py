@@ -105,6 +105,8 @@ def _binding_ids(record: CallRecord) -> tuple[str, ...]:
 def router(settings: Settings, engine: Engine) -> APIRouter:
     """The providers' push endpoints on ``engine``."""
     api = APIRouter()
+    if settings.webhook_secret_aliyun is None:
+        log.warning("webhook_secret_aliyun is not set: the Alibaba Cloud webhooks answer 503")
     skew = dt.timedelta(seconds=settings.webhook_clock_skew_s)
     binding_life = dt.timedelta(hours=settings.dispatch_binding_hours)
 
