@@ -8,6 +8,7 @@ the dev dependencies do not ship).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import shutil
