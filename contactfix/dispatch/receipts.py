@@ -4,8 +4,10 @@ Receipts only move a dispatch forward (sent → delivered or failed, or straight
 receipt beat the send's own answer): one that arrives twice, or a late "sent" after "delivered",
 changes nothing. A receipt names the provider's message id of the dispatch it reports on and
 applies to that dispatch only: our idempotency key (which providers echo) never selects a dispatch,
-so a report cannot be aimed at a dispatch whose message id the sender does not know. A push is
-applied set-wise: one UPDATE per final state (per 500 ids), whatever its size.
+so a report cannot be aimed at a dispatch whose message id the sender does not know. The price: a
+report that arrives before the send's own answer (which brings the message id) finds nothing, and
+that dispatch stays "sent" (never sent twice). A push is applied set-wise: one UPDATE per final
+state (per 500 ids), whatever its size.
 
 Call records are kept only for call paths we granted: the binding they name must be a dispatch's,
 the two numbers must be that binding's mediator and debtor, and the call must fall within the
