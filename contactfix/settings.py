@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contactfix.errors import SettingsError
@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     # What mediators' phones reach the web pages at; texts link to {public_base_url}/cases/{id}.
     public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
+    # privacy: keys (contactfix.privacy.keyring)
+    data_key: SecretStr | None = None
+    data_key_file: str = ""
+
+    # providers' webhooks (contactfix.api.webhooks)
+    webhook_secret_aliyun: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    webhook_max_entries: int = Field(default=1000, ge=1, le=100_000)
+    webhook_clock_skew_s: int = Field(default=300, ge=0, le=3600)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -95,7 +105,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("broker_url", mode="before")
+    @field_validator("broker_url", "data_key", "webhook_secret_aliyun", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -112,6 +122,20 @@ class Settings(BaseSettings):
         if too_long:
             raise ValueError("; ".join(too_long))
         return self
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from contactfix.privacy.keyring import decode_data_key
+
+            decode_data_key(value.get_secret_value(), "data_key")  # the message never quotes the key
+        return value
+
+    @property
+    def data_key_value(self) -> str | None:
+        """The data key's base64 text, or None (then ``data_key_file`` or the embedded default)."""
+        return None if self.data_key is None else self.data_key.get_secret_value()
 
     @property
     def eager(self) -> bool:
