@@ -38,6 +38,8 @@ COMMAND_MODULES: dict[str, str] = {
     "outcome": "commands_outcome",
     "calibrate": "commands_outcome",
     "report": "commands_outcome",
+    "erase": "commands_privacy",
+    "retention": "commands_privacy",
 }
 
 
