@@ -142,16 +142,19 @@ def _organization(session: Session, name: str) -> Organization:
 
 
 def _tombstone(session: Session, organization_id: int, reference: str) -> AuditEntry | None:
-    entries = session.scalars(
-        select(AuditEntry).where(AuditEntry.action == ERASED_ACTION).order_by(AuditEntry.id.desc())
+    """The latest erasure of ``reference`` at the organisation, if it was erased before."""
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.action == ERASED_ACTION,
+            AuditEntry.subject_type == "debtor",
+            AuditEntry.detail["reference"].as_string() == reference,
+            AuditEntry.detail["organization_id"].as_integer() == organization_id,
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
     )
-    for entry in entries:
-        if (
-            entry.detail.get("organization_id") == organization_id
-            and entry.detail.get("reference") == reference
-        ):
-            return entry
-    return None
+    return session.scalar(query)
 
 
 def _erased_records(session: Session, debtor: Debtor) -> tuple[set[int], int, int | None]:
