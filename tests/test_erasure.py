@@ -540,3 +540,72 @@ def test_the_nightly_task_runs_retention_only_when_set(sqlite_url: str) -> None:
         assert _nightly_retention(engine, on) == {"retention_erased": 0}
     finally:
         engine.dispose()
+
+
+def test_a_person_owing_two_banks_keeps_the_other_case(
+    sqlite_url: str, tmp_path: Path, keyring: Keyring
+) -> None:
+    """The same batch from a second bank: each person is a debtor twice, in one identity with their
+    court records. Erasing the first bank's debtor erases its own record only; the court records serve
+    the second bank's case and stay, and that case keeps everything."""
+    upgrade_database(sqlite_url)
+    write_sample(tmp_path / "sample", 12, seed=5)
+    engine = make_engine(sqlite_url)
+    try:
+        submit_bank_batch(engine, tmp_path / "sample" / "bank.csv", BANK)
+        submit_bank_batch(engine, tmp_path / "sample" / "bank.csv", "erase-bank-2")
+        import_court_export(engine, tmp_path / "sample" / "court.csv", COURT)
+        reconcile(engine, full=True, repair=_repair_step)
+        with Session(engine) as session:
+            second = session.scalar(select(Organization.id).where(Organization.name == "erase-bank-2"))
+            pairs = session.execute(
+                select(Debtor, IdentityMember.identity_id).join(
+                    IdentityMember, IdentityMember.source_record_id == Debtor.source_record_id
+                )
+            ).all()
+            by_identity: dict[int, list[Debtor]] = {}
+            for debtor, identity in pairs:
+                by_identity.setdefault(identity, []).append(debtor)
+            shared = next(
+                group for identity, group in by_identity.items()
+                if len(group) == 2 and len(_members(session, group[0])) > 2
+            )  # fmt: skip
+            mine = next(d for d in shared if d.organization_id != second)
+            theirs = next(d for d in shared if d.organization_id == second)
+            own_record, reference = mine.source_record_id, mine.reference
+            members_before = _members(session, theirs)
+            theirs_before = fingerprint(session, [theirs.id])
+        report = erase_debtor(engine, BANK, reference)
+        assert report.counts["source_records"] == 1 and report.counts["shared_records_kept"] >= 2
+        with Session(engine) as session:
+            assert session.get(SourceRecord, own_record) is None
+            kept = session.get(Debtor, theirs.id)
+            assert kept is not None and _members(session, kept) == members_before - {own_record}
+            (name, status, _, *rows), (name_b, status_b, _, *rows_b) = (
+                fingerprint(session, [theirs.id])[theirs.id],
+                theirs_before[theirs.id],
+            )
+            assert (name, status, rows) == (name_b, status_b, rows_b)  # the identity is one record smaller
+    finally:
+        engine.dispose()
+
+
+def test_a_debtor_never_reconciled_is_erased_with_its_record(
+    sqlite_url: str, tmp_path: Path, keyring: Keyring
+) -> None:
+    upgrade_database(sqlite_url)
+    write_sample(tmp_path / "sample", 5, seed=5)
+    engine = make_engine(sqlite_url)
+    try:
+        submit_bank_batch(engine, tmp_path / "sample" / "bank.csv", BANK)
+        with Session(engine) as session:
+            debtor = session.scalars(select(Debtor).order_by(Debtor.id)).first()
+            assert debtor is not None
+            needles = {n for group in needles_of(session, debtor).values() for n in group}
+            reference = debtor.reference
+        assert search_database(engine, needles)[0]
+        report = erase_debtor(engine, BANK, reference)
+        assert report.counts["debtors"] == report.counts["source_records"] == 1
+        assert search_database(engine, needles)[0] == []
+    finally:
+        engine.dispose()
