@@ -153,7 +153,7 @@ def _nightly_retention(engine: Any, settings: Settings) -> dict[str, int]:
     import redis
 
     from contactfix.pipeline.lock import redis_lock_url
-    from contactfix.privacy.erasure import run_retention
+    from contactfix.privacy.retention import run_retention
 
     url = redis_lock_url(settings.broker_url)
     client = redis.Redis.from_url(url) if url else None

@@ -52,8 +52,8 @@ from contactfix.privacy.erasure import (
     HASHED_CHANNEL,
     erase_debtor,
     relist_erased_objections,
-    run_retention,
 )
+from contactfix.privacy.retention import run_retention
 from contactfix.sample import AS_OF, write_sample
 from contactfix.settings import get_settings
 

@@ -106,7 +106,7 @@ def retention_run_command(
     ] = False,
 ) -> None:
     """Erase every closed case whose last change is older than retention_days (what the nightly task does)."""
-    from contactfix.privacy.erasure import run_retention
+    from contactfix.privacy.retention import run_retention
     from contactfix.settings import get_settings
 
     retention_days = get_settings().retention_days if days is None else days

@@ -1,8 +1,9 @@
 """Erasure (PIPL art. 47) and retention: remove one debtor's personal data from everywhere it went.
 
-:func:`erase_debtor` erases the debtor a bank knows by ``reference``; :func:`run_retention` erases every
-debtor whose case is ``closed`` and unchanged for ``retention_days``. What erasure does, table by table
-(the README's "Erasure and retention" says the same for operators):
+:func:`erase_debtor` erases the debtor a bank knows by ``reference``;
+:func:`contactfix.privacy.retention.run_retention` erases every debtor whose case is ``closed`` and
+unchanged for ``retention_days``. What erasure does, table by table (the README's "Erasure and
+retention" says the same for operators):
 
 * ``debtors`` and the bank's own ``source_records`` row of the debtor: deleted.
 * the other source records of the debtor's identity (court party rows, other sources): they are the
@@ -30,6 +31,7 @@ debtor whose case is ``closed`` and unchanged for ``retention_days``. What erasu
 * Redis: the rate-limit buckets keyed by the keyed hash of any of the debtor's erased phones
   (``contactfix:rl:recipient:…``, under every key of the keyring) are deleted. Celery messages hold
   dispatch ids only (a worker finds an erased one "missing"); the reconcile lock holds a random token.
+* Retention (:mod:`contactfix.privacy.retention`) erases closed cases the same way.
 * Not touched: the ``outbox`` file (the mediators' message log, as an SMSC's log would be: it is
   purged by the operator's log retention, see the README), exports and issues CSVs already handed out.
 
@@ -61,7 +63,7 @@ from contactfix.db.dispatch_models import (
     DoNotContact,
 )
 from contactfix.db.identity_models import BlockingKey, ContactRanking, Identity, IdentityMember, RecordLink
-from contactfix.db.models import AuditEntry, Contact, Debtor, DebtorStatus, Organization, SourceRecord
+from contactfix.db.models import AuditEntry, Contact, Debtor, Organization, SourceRecord
 from contactfix.db.outcome_models import Outcome
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.pipeline.lock import ReconcileLocked, reconcile_lock
@@ -73,11 +75,10 @@ __all__ = [
     "PURPOSE_DO_NOT_CONTACT",
     "ErasureError",
     "ErasureReport",
-    "RetentionReport",
-    "closed_cases_before",
     "erase_debtor",
+    "erase_in_session",
+    "hold_reconcile_lock",
     "relist_erased_objections",
-    "run_retention",
 ]
 
 ERASED_ACTION = "debtor.erased"
@@ -102,20 +103,10 @@ class ErasureReport:
     erased_at: dt.datetime | None = None  # of the first erasure, when this one found nothing
 
 
-@dataclass(frozen=True, slots=True)
-class RetentionReport:
-    """What one retention pass did: the cut-off and how many debtors it erased."""
-
-    retention_days: int
-    cutoff: dt.datetime | None
-    erased: int
-    counts: dict[str, int] = field(default_factory=dict)
-    skipped: str | None = None  # why nothing ran (retention off)
-
-
 @contextmanager
-def _locked(engine: Engine, redis_url: str | None, wait_s: float) -> Iterator[None]:
-    """The reconciliation lock; ReconcileLocked at once, or after ``wait_s`` seconds of trying."""
+def hold_reconcile_lock(engine: Engine, redis_url: str | None, wait_s: float) -> Iterator[None]:
+    """Hold the reconciliation lock for the block; ReconcileLocked at once, or after ``wait_s``
+    seconds of trying. ``redis_url``: the broker's Redis, where a reconciliation holds it too."""
     deadline = time.monotonic() + max(wait_s, 0.0)
     while True:
         try:
@@ -347,11 +338,12 @@ def _forget_in_redis(redis_client: Any, phones: set[str], keyring: Keyring) -> i
         ) from None
 
 
-def _erase_one(
+def erase_in_session(
     session: Session, debtor: Debtor, organization: Organization, *, actor: str, reason: str,
     redis_client: Any, keyring: Keyring,
 ) -> dict[str, int]:  # fmt: skip
-    """Erase ``debtor`` in ``session``'s transaction and write its tombstone; counts per table."""
+    """Erase ``debtor`` (of ``organization``) in ``session``'s transaction and write its tombstone;
+    the counts per table. The caller holds the reconciliation lock and commits."""
     records, shared_kept, identity_id = _erased_records(session, debtor)
     phones = _phones_of(session, debtor.id, records)
     erased_phones = phones - _held_by_others(session, debtor.id, records, phones)
@@ -397,7 +389,7 @@ def erase_debtor(
     """
     keyring = keyring or current_keyring()
     reference = reference.strip()
-    with _locked(engine, redis_lock_url, wait_s), Session(engine) as session, session.begin():
+    with hold_reconcile_lock(engine, redis_lock_url, wait_s), Session(engine) as session, session.begin():
         org = _organization(session, organization)
         debtor = session.scalar(
             select(Debtor).where(Debtor.organization_id == org.id, Debtor.reference == reference)
@@ -407,69 +399,8 @@ def erase_debtor(
             if tombstone is None:
                 raise NotFound(f"no debtor with reference {reference[:100]!r} in this organisation")
             return ErasureReport(org.name, reference, False, {}, tombstone.at)
-        counts = _erase_one(
+        counts = erase_in_session(
             session, debtor, org, actor=actor, reason=reason, redis_client=redis_client, keyring=keyring
         )
         name = org.name
     return ErasureReport(name, reference, True, counts)
-
-
-def closed_cases_before(session: Session, cutoff: dt.datetime) -> list[tuple[int, str]]:
-    """(organisation id, reference) of every closed debtor whose last change is before ``cutoff``."""
-    query = (
-        select(Debtor.organization_id, Debtor.reference)
-        .where(Debtor.status == DebtorStatus.CLOSED.value, Debtor.updated_at < cutoff)
-        .order_by(Debtor.id)
-    )
-    return [(int(org), str(ref)) for org, ref in session.execute(query)]
-
-
-def run_retention(
-    engine: Engine,
-    retention_days: int,
-    *,
-    now: dt.datetime | None = None,
-    actor: str = "retention",
-    redis_client: Any = None,
-    redis_lock_url: str | None = None,
-    keyring: Keyring | None = None,
-    wait_s: float = 0.0,
-) -> RetentionReport:
-    """Erase every closed case unchanged for ``retention_days`` (0: keep everything, do nothing).
-
-    Each debtor is erased in its own transaction under one hold of the reconciliation lock, so a pass
-    stopped halfway keeps what it did; a rerun finds only what is left. Also relists numbers whose
-    objection survives as a keyed hash and came back (:func:`relist_erased_objections`).
-    """
-    if retention_days <= 0:
-        return RetentionReport(retention_days, None, 0, skipped="retention_days is 0: personal data is kept")
-    keyring = keyring or current_keyring()
-    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=retention_days)
-    totals: dict[str, int] = {}
-    erased = 0
-    with _locked(engine, redis_lock_url, wait_s):
-        with Session(engine) as session:
-            due = closed_cases_before(session, cutoff)
-        for organization_id, reference in due:
-            with Session(engine) as session, session.begin():
-                org = session.get(Organization, organization_id)
-                debtor = session.scalar(
-                    select(Debtor).where(
-                        Debtor.organization_id == organization_id,
-                        Debtor.reference == reference,
-                        Debtor.status == DebtorStatus.CLOSED.value,
-                        Debtor.updated_at < cutoff,
-                    )
-                )
-                if org is None or debtor is None:  # changed or erased meanwhile
-                    continue
-                counts = _erase_one(
-                    session, debtor, org, actor=actor, reason=f"retention ({retention_days} days)",
-                    redis_client=redis_client, keyring=keyring,
-                )  # fmt: skip
-            erased += 1
-            for name, n in counts.items():
-                totals[name] = totals.get(name, 0) + n
-        with Session(engine) as session, session.begin():
-            totals["do_not_contact_relisted"] = relist_erased_objections(session, keyring)
-    return RetentionReport(retention_days, cutoff, erased, totals)
