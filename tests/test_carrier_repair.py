@@ -35,6 +35,7 @@ from contactfix.db.models import AuditEntry, Debtor
 from contactfix.dispatch.planning import plan_undispatched
 from contactfix.pipeline.carrier import CarrierOptions, carrier_repair
 from contactfix.pipeline.carrier_numbers import carrier_observations
+from contactfix.pipeline.outcomes import record_outcome
 from contactfix.pipeline.repair import repair_contacts
 from contactfix.pipeline.report import funnel
 
@@ -389,3 +390,16 @@ def test_a_batch_id_that_looks_like_a_phone_is_masked_in_the_audit_not_a_crash(
     assert counts.carrier_repaired == 1
     [entry] = audits(engine, "carrier.requested")
     assert "13812345678" not in json.dumps(entry.detail) and entry.detail["batch_id"].startswith("b138")
+
+
+def test_a_mediator_can_report_on_a_carrier_number_before_any_ranking(engine: Engine, tmp_path: Path) -> None:
+    world = CarrierWorld(engine)
+    world.debtor(0, contract="HT-2025-0001")
+    add_mediators(engine, 1)
+    now = dt.datetime.now(dt.UTC)  # record_outcome checks the number's expiry against the real clock
+    carrier_repair(engine, sandbox(write_answers(tmp_path / "answers.csv", [0]), now), SANDBOX, as_of=now)
+    with Session(engine) as session, session.begin():
+        outcome = record_outcome(
+            session, debtor_id=world.debtors[0], contact=carrier_phone(0), result="reached", reporter="m1"
+        )
+        assert outcome.value == carrier_phone(0)

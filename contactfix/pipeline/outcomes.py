@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from contactfix.db.audit import record_audit
+from contactfix.db.carrier_models import CarrierNumber
 from contactfix.db.dispatch_models import Dispatch, DispatchState, DoNotContact
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Contact, Debtor, DebtorStatus
@@ -81,13 +82,19 @@ def _phone(contact: str) -> str:
 
 
 def debtor_phones(session: Session, debtor_id: int) -> set[str]:
-    """Every phone the debtor has: its ranked phones, or its own record's before the first ranking."""
+    """Every phone the debtor has: its ranked phones and unexpired carrier numbers, or its own
+    record's before the first ranking."""
     ranked = session.scalars(
         select(ContactRanking.value).where(
             ContactRanking.debtor_id == debtor_id, ContactRanking.channel == "phone"
         )
     )
     phones = set(ranked)
+    # A carrier's number not yet ranked (the next reconciliation ranks it) is the debtor's all the same.
+    carrier = select(CarrierNumber.value).where(
+        CarrierNumber.debtor_id == debtor_id, CarrierNumber.expires_at > dt.datetime.now(dt.UTC)
+    )
+    phones |= set(session.scalars(carrier))
     if not phones:
         own = (
             select(Contact.value)

@@ -67,12 +67,16 @@ def repair_step(*, calibrate_min_outcomes: int | None = None, **options: Any) ->
     try:
         from contactfix.pipeline.calibration import maybe_calibrate
         from contactfix.pipeline.repair import repair_contacts
+        from contactfix.privacy.erasure import relist_erased_objections
     except ImportError:
         return None
 
     def step(session: Session, run_id: int, debtor_ids: Sequence[int] | None) -> dict[str, int]:
         """Repair ``debtor_ids`` (None: all) and return the counts as plain numbers."""
-        calibrated = {}
+        # A number whose objection outlived an erasure as a keyed hash is listed in clear again before
+        # anything can plan a dispatch to it (contactfix.privacy.erasure).
+        relisted = relist_erased_objections(session)
+        calibrated = {"objections_relisted": relisted} if relisted else {}
         if calibrate_min_outcomes is not None:
             fitted = maybe_calibrate(session, min_outcomes=calibrate_min_outcomes)
             if fitted is not None:
