@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     dispatch_binding_hours: int = Field(default=72, ge=1, le=720)
     dispatch_batch_size: int = Field(default=10, ge=1, le=500)
 
+    # access and the HTTP API
+    share_contacts_across_banks: bool = False
+    api_workers: int = Field(default=2, ge=1, le=64)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
