@@ -53,6 +53,7 @@ def authenticate(connection: Connection, token: str) -> Caller:
             User.id, User.login, User.role, User.organization_id, Organization.name, Organization.kind,
             User.mediator_id,
         )
+        .select_from(ApiToken)
         .join(User, User.id == ApiToken.user_id)
         .join(Organization, Organization.id == User.organization_id)
         .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None), User.active.is_(True))

@@ -7,6 +7,7 @@ anything else: :data:`JSON_BODY_LIMIT`), and every error is JSON (:mod:`contactf
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -33,6 +34,10 @@ another organisation's object 404. Errors are JSON: `{"detail": "…"}`.
 """
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def create_v1_app(settings: Settings, engine: Engine) -> FastAPI:
     """The v1 application on ``engine``, to be mounted at :data:`PREFIX`."""
     app = FastAPI(
@@ -41,6 +46,7 @@ def create_v1_app(settings: Settings, engine: Engine) -> FastAPI:
     )  # fmt: skip
     app.state.settings = settings
     app.state.engine = engine
+    app.state.clock = _utcnow  # tests set their own: the contact policy depends on the hour
     app.state.profile = load_profile(
         settings.policy_profile, Path(settings.policy_file) if settings.policy_file else None
     )

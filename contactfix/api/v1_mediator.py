@@ -45,8 +45,9 @@ class OutcomeReport(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _now(request: Request) -> dt.datetime:
+    now: dt.datetime = request.app.state.clock()
+    return now
 
 
 def _case(session: Any, caller: Caller, case_id: int) -> Any:
@@ -71,7 +72,7 @@ def get_cases(
     require(caller, Action.LIST_CASES)
     cases = list_cases(
         session, scope(caller, Resource.CASE), lambda org: view_of(settings, org), request.app.state.profile,
-        _now(), limit=limit, offset=offset,
+        _now(request), limit=limit, offset=offset,
     )  # fmt: skip
     audit(session, caller, "case.list", "mediator", caller.mediator_id, cases=len(cases), offset=offset)
     session.commit()
@@ -84,7 +85,7 @@ def get_case(
 ) -> dict[str, Any]:
     """One of my cases: its contacts (masked), when it may be called, and the outcomes so far."""
     row = _case(session, caller, case_id)
-    detail = case_detail(session, row, lambda org: view_of(settings, org), request.app.state.profile, _now())
+    detail = case_detail(session, row, lambda org: view_of(settings, org), request.app.state.profile, _now(request))
     audit(session, caller, "case.read", "debtor", row.id)
     session.commit()
     return detail
@@ -100,7 +101,7 @@ def call_case(
     """
     require(caller, Action.CALL)
     row = _case(session, caller, case_id)
-    now = _now()
+    now = _now(request)
     contacts = shown_contacts(session, row, view_of(settings, row.organization_id))
     target = lawful_target(session, contacts, request.app.state.profile, now)
     if target.contact is None or target.decision is None:

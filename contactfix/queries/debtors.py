@@ -238,8 +238,8 @@ class ShownContact:
 
 
 def shown_contacts(session: Session, debtor: Debtor | Any, view: ContactView) -> list[ShownContact]:
-    """The debtor's ranked contacts the viewer may see, phones first, each by rank; a contact only
-    other banks' records carry is left out unless ``view`` shares them. ``debtor``: a row with
+    """The debtor's ranked contacts the viewer may see, phones first, each by rank (numbered among
+    those shown); a contact only other banks' records carry is left out unless ``view`` shares them. ``debtor``: a row with
     ``id``, ``organization_id`` and ``source_record_id``."""
     query = (
         select(
@@ -254,13 +254,16 @@ def shown_contacts(session: Session, debtor: Debtor | Any, view: ContactView) ->
         session, (row.sources or [] for row in rows), {debtor.source_record_id: debtor.organization_id}
     )
     shown = []
+    ranks: dict[str, int] = {}
     for row in rows:
         sources = view.sources(row.sources or [], orgs)
         if not sources:
             continue
+        # Ranked again among what is shown: a gap would tell that another bank knows more.
+        ranks[row.channel] = ranks.get(row.channel, 0) + 1
         shown.append(
-            ShownContact(row.channel, row.value, row.rank, float(row.confidence), list(row.flags or []),
-                         row.last_seen, sources)
+            ShownContact(row.channel, row.value, ranks[row.channel], float(row.confidence),
+                         list(row.flags or []), row.last_seen, sources)
         )  # fmt: skip
     return shown
 

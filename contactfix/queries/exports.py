@@ -48,6 +48,7 @@ def export_rows(
     if status is not None:
         query = query.where(Debtor.status == status)
     current: int | None = None
+    ranks: dict[str, int] = {}
     pending: tuple[Any, ...] | None = None  # the debtor's blank row, until a usable contact shows up
     result = session.execute(query.execution_options(yield_per=_STREAM_ROWS))
     for partition in result.partitions(_STREAM_ROWS):
@@ -58,14 +59,19 @@ def export_rows(
                 if pending is not None:
                     yield pending
                 current, pending = row.id, (row.reference, row.status, None, None, None, None, None, None)
-            if row.channel is None or UNUSABLE & set(row.flags or ()):
+                ranks = {}
+            if row.channel is None:
                 continue
             sources = view.sources(row.sources or [], orgs)
             if not sources:
                 continue  # only another bank's records carry it
+            # Ranked again among what the bank may see: a gap would tell that another bank knows more.
+            ranks[row.channel] = rank = ranks.get(row.channel, 0) + 1
+            if UNUSABLE & set(row.flags or ()):
+                continue
             pending = None
             last_seen = row.last_seen.isoformat() if row.last_seen else None
-            yield (row.reference, row.status, row.rank, row.channel, row.value, round(row.confidence, 4),
+            yield (row.reference, row.status, rank, row.channel, row.value, round(row.confidence, 4),
                    shown_sources_text(sources), last_seen)  # fmt: skip
     if pending is not None:
         yield pending
