@@ -20,6 +20,7 @@ from contactfix.api import create_app
 from contactfix.db.dispatch_models import CaseAssignment, Mediator
 from contactfix.db.engine import make_engine
 from contactfix.db.migrate import upgrade_database
+from contactfix.db.models import Submission
 from contactfix.pipeline.repair import repair_contacts
 from contactfix.settings import Settings, load_settings
 
@@ -70,11 +71,11 @@ def build_world(url: str) -> ApiWorld:
         )
         repair_contacts(session, run, as_of=AS_OF)
         submissions = []
-        from contactfix.db.models import Submission
-
         for org in (world.bank, world.other_bank):
-            submission = Submission(organization_id=org.id, kind="bank_batch", filename="b.csv",
-                                    content_sha256=f"{org.id:064d}", status="completed", rows=1, accepted=1)  # fmt: skip
+            submission = Submission(
+                organization_id=org.id, kind="bank_batch", filename="b.csv", content_sha256=f"{org.id:064d}",
+                status="completed", rows=1, accepted=1,
+            )  # fmt: skip
             session.add(submission)
             session.flush()
             submissions.append(submission.id)

@@ -85,7 +85,8 @@ def get_case(
 ) -> dict[str, Any]:
     """One of my cases: its contacts (masked), when it may be called, and the outcomes so far."""
     row = _case(session, caller, case_id)
-    detail = case_detail(session, row, lambda org: view_of(settings, org), request.app.state.profile, _now(request))
+    profile = request.app.state.profile
+    detail = case_detail(session, row, lambda org: view_of(settings, org), profile, _now(request))
     audit(session, caller, "case.read", "debtor", row.id)
     session.commit()
     return detail

@@ -239,8 +239,8 @@ class ShownContact:
 
 def shown_contacts(session: Session, debtor: Debtor | Any, view: ContactView) -> list[ShownContact]:
     """The debtor's ranked contacts the viewer may see, phones first, each by rank (numbered among
-    those shown); a contact only other banks' records carry is left out unless ``view`` shares them. ``debtor``: a row with
-    ``id``, ``organization_id`` and ``source_record_id``."""
+    those shown); a contact only other banks' records carry is left out unless ``view`` shares
+    them. ``debtor``: a row with ``id``, ``organization_id`` and ``source_record_id``."""
     query = (
         select(
             ContactRanking.channel, ContactRanking.value, ContactRanking.rank, ContactRanking.confidence,
