@@ -14,8 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["BodyLimit", "BodyTooLarge"]
 
 
-class BodyTooLarge(Exception):
-    """The body went past its limit."""
+class BodyTooLarge(BaseException):
+    """The body went past its limit. A BaseException, like a cancellation: the body parsers' own
+    ``except Exception`` (which would answer 400) must let it through to :class:`BodyLimit`."""
 
 
 class BodyLimit:
