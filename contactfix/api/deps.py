@@ -5,13 +5,14 @@
     SettingsDep — the settings the app was built with
 
 The engine and settings live on the app's ``state`` (:func:`contactfix.api.v1.create_v1_app` puts
-them there). FastAPI shares one session between the caller lookup and the route. They are sync
-functions: FastAPI runs them in its threadpool, off the event loop.
+them there). One sync dependency opens the session and looks the caller up (FastAPI runs it in its
+threadpool, off the event loop); the route shares that session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -27,27 +28,37 @@ __all__ = ["CallerDep", "SessionDep", "SettingsDep", "view_of"]
 bearer = HTTPBearer(auto_error=False, description="The API token `contactfix users add` printed.")
 
 
-def _session(request: Request) -> Iterator[Session]:
+@dataclass(frozen=True, slots=True)
+class _Request:
+    session: Session
+    caller: Caller
+
+
+def _request(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Iterator[_Request]:
+    # One sync dependency opens the session and authenticates: one trip to the threadpool, not two.
+    header = f"{credentials.scheme} {credentials.credentials}" if credentials is not None else None
+    token = bearer_token(header)
     with Session(request.app.state.engine) as session:
-        yield session
+        yield _Request(session, authenticate(session.connection(), token))
 
 
-def _settings(request: Request) -> Settings:
+async def _session(context: Annotated[_Request, Depends(_request)]) -> Session:
+    return context.session
+
+
+async def _caller(context: Annotated[_Request, Depends(_request)]) -> Caller:
+    return context.caller
+
+
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-
-
-def _caller(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
-) -> Caller:
-    header = f"{credentials.scheme} {credentials.credentials}" if credentials is not None else None
-    return authenticate(session.connection(), bearer_token(header))
-
-
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 

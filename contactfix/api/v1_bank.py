@@ -52,13 +52,18 @@ router = APIRouter(tags=["bank"])
 
 @router.post("/submissions", status_code=201, responses={200: {"description": "Already taken in"}})
 async def post_submission(
-    request: Request, caller: CallerDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
 ) -> JSONResponse:
     """Take in a batch of lost debtors (CSV, XLSX or JSON lines): the receipt, as ``submit --json``.
 
     201 for a new submission; 200 with ``duplicate_of`` when this exact file was taken in before.
     """
     require(caller, Action.SUBMIT)
+    await run_in_threadpool(session.close)  # no connection held while the file is taken in
     receipt = await take_in_upload(file, caller.organization, "bank", settings, request.app.state.engine)
     await audit_in_thread(request, caller, "submission.create", "submission", receipt["submission_id"],
                        rows=receipt["rows"], duplicate=receipt.get("duplicate_of") is not None)  # fmt: skip

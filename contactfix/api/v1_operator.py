@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from contactfix.access import Action, audit, require
 from contactfix.api.deps import CallerDep, SessionDep, SettingsDep
@@ -56,10 +57,15 @@ def get_mediators(caller: CallerDep, session: SessionDep) -> Any:
 
 @router.post("/court-records", status_code=201, responses={200: {"description": "Already taken in"}})
 async def post_court_records(
-    request: Request, caller: CallerDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
 ) -> JSONResponse:
     """Take in a court records export: the receipt, as ``import-court --json``."""
     require(caller, Action.UPLOAD_COURT_RECORDS)
+    await run_in_threadpool(session.close)  # no connection held while the file is taken in
     source = caller.organization if caller.organization_kind == OrganizationKind.COURT else "court-export"
     receipt = await take_in_upload(file, source, "court", settings, request.app.state.engine)
     await audit_in_thread(request, caller, "court_records.create", "submission", receipt["submission_id"],

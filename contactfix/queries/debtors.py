@@ -242,14 +242,22 @@ def shown_contacts(session: Session, debtor: Debtor | Any, view: ContactView) ->
     those shown); a contact only other banks' records carry is left out unless ``view`` shares
     them. ``debtor``: a row with ``id``, ``organization_id`` and ``source_record_id``."""
     query = (
-        select(
-            ContactRanking.channel, ContactRanking.value, ContactRanking.rank, ContactRanking.confidence,
-            ContactRanking.flags, ContactRanking.last_seen, ContactRanking.sources,
-        )
+        select(*_RANKING_COLUMNS)
         .where(ContactRanking.debtor_id == debtor.id)
         .order_by(ContactRanking.channel.desc(), ContactRanking.rank)  # phones first, then addresses
-    )  # fmt: skip
-    rows = session.execute(query).all()
+    )
+    return _visible(session, debtor, session.execute(query).all(), view)
+
+
+_RANKING_COLUMNS = (
+    ContactRanking.channel, ContactRanking.value, ContactRanking.rank, ContactRanking.confidence,
+    ContactRanking.flags, ContactRanking.last_seen, ContactRanking.sources,
+)  # fmt: skip
+
+
+def _visible(session: Session, debtor: Any, rows: Sequence[Any], view: ContactView) -> list[ShownContact]:
+    """The rankings ``rows`` (``_RANKING_COLUMNS``; ``channel`` None: no ranking) the view shows."""
+    rows = [row for row in rows if row.channel is not None]
     orgs = record_organizations(
         session, (row.sources or [] for row in rows), {debtor.source_record_id: debtor.organization_id}
     )
@@ -289,14 +297,21 @@ def debtor_card(
     ``view_of(organization_id)`` gives the :class:`ContactView` of the debtor's bank. Contacts masked;
     sources as the view allows, each ``{source, reference, observed_on}``.
     """
-    query = select(
-        Debtor.id, Debtor.organization_id, Debtor.source_record_id, Debtor.reference, Debtor.status,
-        Debtor.name_original, Debtor.id_number, Debtor.updated_at,
-    ).where(Debtor.reference == reference, visible)  # fmt: skip
-    debtor = session.execute(query).first()
-    if debtor is None:
+    # The debtor and its rankings in one statement: this is the API's most frequent call.
+    query = (
+        select(
+            Debtor.id, Debtor.organization_id, Debtor.source_record_id, Debtor.reference, Debtor.status,
+            Debtor.name_original, Debtor.id_number, Debtor.updated_at, *_RANKING_COLUMNS,
+        )
+        .outerjoin(ContactRanking, ContactRanking.debtor_id == Debtor.id)
+        .where(Debtor.reference == reference, visible)
+        .order_by(ContactRanking.channel.desc(), ContactRanking.rank)
+    )  # fmt: skip
+    rows = session.execute(query).all()
+    if not rows:
         return None
-    contacts = shown_contacts(session, debtor, view_of(debtor.organization_id))
+    debtor = rows[0]
+    contacts = _visible(session, debtor, rows, view_of(debtor.organization_id))
     return {
         "id": debtor.id,
         "reference": debtor.reference,
