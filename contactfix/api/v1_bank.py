@@ -92,10 +92,12 @@ def get_submission(submission_id: SubmissionId, caller: CallerDep, session: Sess
     return found
 
 
-@router.get("/debtors/{reference}")
+@router.get(
+    "/debtors/{reference}", response_class=JSONResponse, responses={200: {"description": "The debtor"}}
+)
 def get_debtor(
     reference: Reference, caller: CallerDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> JSONResponse:
     """One debtor: status, masked name and ID, ranked contacts (masked) with their sources."""
     require(caller, Action.READ_DEBTOR)
     card = debtor_card(session, reference, scope(caller, Resource.DEBTOR), lambda org: view_of(settings, org))
@@ -103,7 +105,7 @@ def get_debtor(
         raise NotFound("no such debtor")
     audit(session, caller, "debtor.read", "debtor", card["id"])
     session.commit()
-    return card
+    return JSONResponse(card)  # already JSON-ready: no second pass through the encoder
 
 
 @router.get("/exports/contacts", response_class=StreamingResponse,

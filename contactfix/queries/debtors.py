@@ -292,7 +292,7 @@ def _row(contact: ShownContact) -> RankedRow:
 def debtor_card(
     session: Session, reference: str, visible: ColumnElement[bool], view_of: Any
 ) -> dict[str, Any] | None:
-    """The API's answer for one debtor among the rows ``visible`` keeps, or None (404).
+    """The API's answer for one debtor among the rows ``visible`` keeps (JSON-ready), or None (404).
 
     ``view_of(organization_id)`` gives the :class:`ContactView` of the debtor's bank. Contacts masked;
     sources as the view allows, each ``{source, reference, observed_on}``.
@@ -318,11 +318,12 @@ def debtor_card(
         "status": debtor.status,
         "name": mask_name(debtor.name_original),
         "id_number": mask_id(debtor.id_number) if debtor.id_number else None,
-        "updated_at": debtor.updated_at,
+        "updated_at": debtor.updated_at.isoformat(),
         "contacts": [
             {
                 "channel": c.channel, "rank": c.rank, "value": masked_contact(c.channel, c.value),
-                "confidence": round(c.confidence, 4), "flags": c.flags, "last_seen": c.last_seen,
+                "confidence": round(c.confidence, 4), "flags": c.flags,
+                "last_seen": c.last_seen.isoformat() if c.last_seen else None,
                 "sources": [{key: s.get(key) for key in _SOURCE_KEYS} for s in c.sources],
             }
             for c in contacts
