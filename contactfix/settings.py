@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # What mediators' phones reach the web pages at; texts link to {public_base_url}/cases/{id}.
     public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
+    # access and the HTTP API
+    share_contacts_across_banks: bool = False
+    api_workers: int = Field(default=2, ge=1, le=64)
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

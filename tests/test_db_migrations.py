@@ -56,6 +56,9 @@ TABLES = {
     # 0005: outcomes
     "outcomes",
     "confidence_models",
+    # 0006: access
+    "users",
+    "api_tokens",
     # 0007: carrier repair
     "carrier_requests",
     "carrier_numbers",
