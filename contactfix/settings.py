@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # access and the HTTP API
     share_contacts_across_banks: bool = False
     api_workers: int = Field(default=2, ge=1, le=64)
+    # the web pages: the key that signs session cookies (empty: a random key per process, so sessions
+    # end at a restart and are not shared between api_workers), cookies only over HTTPS, and how long
+    # a sign-in lasts
+    web_session_secret: str = ""
+    web_secure_cookies: bool = True
+    web_session_hours: int = Field(default=8, ge=1, le=24 * 30)
 
     @field_validator("timezone")
     @classmethod

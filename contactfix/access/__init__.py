@@ -16,7 +16,7 @@ from contactfix.access.accounts import (
     revoke_user,
 )
 from contactfix.access.audit import audit
-from contactfix.access.caller import Caller, authenticate, bearer_token
+from contactfix.access.caller import Caller, authenticate, bearer_token, session_caller, sign_in
 from contactfix.access.credentials import hash_password, new_token, password_matches, token_hash
 from contactfix.access.errors import AccessError, Forbidden, InvalidAccount, Unauthenticated
 from contactfix.access.policy import ANOTHER_BANK, Action, ContactView, Resource, may, require, scope
@@ -46,5 +46,7 @@ __all__ = [
     "require",
     "revoke_user",
     "scope",
+    "session_caller",
+    "sign_in",
     "token_hash",
 ]

@@ -2,7 +2,9 @@
 
 - :mod:`contactfix.api.health` — ``GET /health`` and ``GET /dispatches/status``;
 - :mod:`contactfix.api.webhooks` — the providers' pushes (delivery reports, call records);
-- :mod:`contactfix.api.v1` — ``/api/v1``: banks, mediators and operators, with bearer tokens.
+- :mod:`contactfix.api.v1` — ``/api/v1``: banks, mediators and operators, with bearer tokens;
+- :mod:`contactfix.web` — the web pages (``/login``, ``/cases``, ``/submissions``, ``/ops``), with
+  session cookies, mounted last at ``/``.
 
 Each router module has a ``router(settings, engine)`` function; :func:`create_app` mounts them. The
 docs pages load their scripts from us, not from a CDN.
@@ -34,4 +36,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(webhooks.router(settings, engine))
     mount_docs(api, prefix="", title="contactfix")
     api.mount(PREFIX, create_v1_app(settings, engine))
+    from contactfix.web import create_web_app
+
+    api.mount("/", create_web_app(settings, engine))  # last: the routes above come first
     return api

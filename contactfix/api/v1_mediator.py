@@ -29,7 +29,7 @@ from contactfix.queries.cases import case_detail, find_case, lawful_target, list
 from contactfix.queries.debtors import masked_contact, shown_contacts
 from contactfix.settings import Settings
 
-__all__ = ["OutcomeReport", "router"]
+__all__ = ["CallRefused", "OutcomeReport", "place_call", "router"]
 
 CaseId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The case (its debtor's id).")]
 router = APIRouter(tags=["mediator"])
@@ -102,37 +102,60 @@ def call_case(
     """
     require(caller, Action.CALL)
     row = _case(session, caller, case_id)
-    now = _now(request)
-    contacts = shown_contacts(session, row, view_of(settings, row.organization_id))
-    target = lawful_target(session, contacts, request.app.state.profile, now)
-    if target.contact is None or target.decision is None:
-        return JSONResponse({"detail": "no phone of this debtor may be called", "next_allowed_at": None}, 409)
-    if not target.decision.allowed:
-        until = target.decision.defer_until
-        body = {"detail": target.decision.reason, "next_allowed_at": until.isoformat() if until else None}
+    try:
+        return place_call(session, caller, row, settings, request.app.state, _now(request))
+    except CallRefused as refused:
+        until = refused.next_allowed_at
+        body = {"detail": refused.detail, "next_allowed_at": until.isoformat() if until else None}
         return JSONResponse(body, 409)
+
+
+class CallRefused(Exception):
+    """The contact policy does not allow calling this case now (or no phone of it may be called)."""
+
+    def __init__(self, detail: str, next_allowed_at: dt.datetime | None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.next_allowed_at = next_allowed_at
+
+
+def place_call(
+    session: Any, caller: Caller, row: Any, settings: Settings, state: Any, now: dt.datetime
+) -> dict[str, Any]:
+    """A call path to case ``row``'s best lawful phone (the API's and the web pages' one logic).
+
+    A privacy number from the call connector on ``state`` when one is configured, else the debtor's
+    own number, revealed to this mediator and audited. :class:`CallRefused` outside the hours the
+    policy allows, or when no phone may be called. Commits the audit entry.
+    """
+    contacts = shown_contacts(session, row, view_of(settings, row.organization_id))
+    target = lawful_target(session, contacts, state.profile, now)
+    if target.contact is None or target.decision is None:
+        raise CallRefused("no phone of this debtor may be called", None)
+    if not target.decision.allowed:
+        raise CallRefused(target.decision.reason, target.decision.defer_until)
     mediator = session.get(Mediator, caller.mediator_id)
     if mediator is None:
         raise NotFound("this user is not tied to a mediator")
     phone = target.contact.value
-    binding = _bind(request, settings, mediator.phone, phone, case_id, now)
+    binding = _bind(state, settings, mediator.phone, phone, row.id, now)
     masked = masked_contact("phone", phone)
     if binding is not None and binding.virtual:
-        audit(session, caller, "case.call", "debtor", case_id, contact=masked, privacy_number=True)
+        audit(session, caller, "case.call", "debtor", row.id, contact=masked, privacy_number=True)
         session.commit()
         return {"number": binding.number, "privacy_number": True, "expires_at": binding.expires_at,
                 "contact": masked, "confidence": round(target.contact.confidence, 4)}  # fmt: skip
-    audit(session, caller, "number.reveal", "debtor", case_id, contact=masked, privacy_number=False)
+    audit(session, caller, "number.reveal", "debtor", row.id, contact=masked, privacy_number=False)
     session.commit()
     return {"number": phone, "privacy_number": False, "expires_at": None, "contact": masked,
             "confidence": round(target.contact.confidence, 4)}  # fmt: skip
 
 
 def _bind(
-    request: Request, settings: Settings, caller_phone: str, callee: str, case_id: int, now: dt.datetime
+    state: Any, settings: Settings, caller_phone: str, callee: str, case_id: int, now: dt.datetime
 ) -> Binding | None:
     """A privacy-number binding from the configured call connector; None when there is none."""
-    connector = _call_connector(request, settings)
+    connector = _call_connector(state, settings)
     if connector is None:
         return None
     # One binding per case, number, mediator and day: asking twice gives the same number.
@@ -153,8 +176,7 @@ def _bind(
         ) from None
 
 
-def _call_connector(request: Request, settings: Settings) -> Any:
-    state = request.app.state
+def _call_connector(state: Any, settings: Settings) -> Any:
     if not hasattr(state, "call_connector"):
         from connectors.registry import load_call_connector
         from contactfix.dispatch.channels import load_channels_config
