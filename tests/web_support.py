@@ -77,6 +77,12 @@ def build_web_world(url: str) -> WebWorld:
             "court", "李娜", reference="（2026）闽0103民初99号", observed_on=dt.date(2026, 4, 1),
             phones=[OTHER_PHONE],
         )  # fmt: skip
+        filing.case_year, filing.court_code, filing.case_type, filing.case_sequence = (
+            2026,
+            "闽0103",
+            "民初",
+            99,
+        )
         world.identity(run, (world.bank_records[other.id], 1.0), (filing, 0.999))
         assign_explicitly(session, debtor.id, first)
         assign_explicitly(session, other.id, second)

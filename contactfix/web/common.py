@@ -30,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from contactfix.access import Caller, Unauthenticated, session_caller
+from contactfix.dispatch.message import mask_name
 from contactfix.intake.receipt import mask_digit_runs
 from contactfix.settings import Settings
 
@@ -79,6 +80,53 @@ STATUS_LABELS = {
 }
 
 
+FLAG_LABELS = {
+    "bank_had": "银行原有",
+    "known_failed": "已知失效",
+    "slip": "疑似笔误",
+    "shared": "多人共用",
+    "invalid": "无效号码",
+    "wrong_number": "号码错误",
+    "do_not_contact": "拒绝联系",
+    "objected": "拒绝联系",
+    "carrier": "运营商提供",
+}
+SOURCE_LABELS = {
+    "bank": "银行",
+    "court": "法院",
+    "carrier": "运营商",
+    "mediator": "调解员",
+    "another bank": "其他银行",
+}
+
+
+def _flags(flags: Any) -> str:
+    return "、".join(FLAG_LABELS.get(str(flag), str(flag)) for flag in flags or ())
+
+
+def _sources(text: str) -> str:
+    """Provenance text ("court （2026）… 2026-05-01; another bank …") with the kinds in Chinese."""
+    parts = []
+    for part in (text or "").split("; "):
+        for key, label in sorted(SOURCE_LABELS.items(), key=lambda kv: -len(kv[0])):
+            if part.startswith(key + " ") or part == key:
+                part = label + part[len(key) :]
+                break
+        parts.append(part)
+    return "；".join(parts)
+
+
+def _why(explanation: str) -> str:
+    """Why a record is linked, from :func:`contactfix.queries.debtors.debtor_view`, in Chinese."""
+    if explanation == "the debtor's own record":
+        return "本人在该银行的记录"
+    if explanation.startswith("no stored link"):
+        return "没有存储的直接关联（由之前的运行或经其他记录归入）"
+    text = explanation.replace("linked to the debtor's record", "与本人记录关联")
+    text = text.replace("linked to record", "与记录关联").replace(" (bits)", "（比特）")
+    return text.replace(": ", "：", 1)
+
+
 class NotSignedIn(Exception):
     """The request has no valid session: pages redirect to /login, other requests get 401."""
 
@@ -113,6 +161,11 @@ def _local(value: Any, request_tz: str = "Asia/Shanghai") -> str:
 
 
 templates.env.filters["local"] = _local
+templates.env.filters["flags"] = _flags
+templates.env.filters["sources"] = _sources
+templates.env.filters["why"] = _why
+templates.env.globals["SOURCE_LABELS"] = SOURCE_LABELS
+templates.env.filters["name"] = mask_name  # 张伟 → 张*: names are shown as the API shows them
 templates.env.filters["masked"] = mask_digit_runs  # free text (notes): an ID or phone in it, masked
 templates.env.globals["STATUS_LABELS"] = STATUS_LABELS
 templates.env.globals["RESULT_LABELS"] = {**RESULT_LABELS, **_MORE_LABELS}
