@@ -59,6 +59,8 @@ TABLES = {
     # 0006: access
     "users",
     "api_tokens",
+    # 0008: link reviews
+    "link_reviews",
     # 0007: carrier repair
     "carrier_requests",
     "carrier_numbers",

@@ -17,7 +17,23 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import BrowserContext, Page, expect
-from web_support import FIRST, PASSWORD, WebWorld, build_web_world, rerank, serving, web_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web_support import (
+    FIRST,
+    PASSWORD,
+    WebWorld,
+    build_review_world,
+    build_web_world,
+    rerank,
+    serving,
+    web_app,
+)
+
+from contactfix.api import create_app
+from contactfix.db.identity_models import RecordLink
+from contactfix.pipeline.reconcile import reconcile
+from contactfix.settings import load_settings
 
 CHROMIUM = os.environ.get("CONTACTFIX_CHROMIUM", "/usr/bin/chromium")
 SHOTS = os.environ.get("CONTACTFIX_SCREENSHOTS")
@@ -60,15 +76,15 @@ def sign_in(page: Page, login: str) -> None:
     page.get_by_role("button", name="登录").click()
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
     """Save the page at each width (only with CONTACTFIX_SCREENSHOTS)."""
     if not SHOTS:
         return
     folder = Path(SHOTS)
     folder.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+        page.set_viewport_size({"width": width, "height": 800 if full_page else 1000})
+        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=full_page)
     page.set_viewport_size({"width": 375, "height": 800})
 
 
@@ -147,6 +163,37 @@ def test_a_bank_uploads_a_batch_and_downloads_the_results(page: Page, tmp_path: 
     assert rows[0][:3] == ("reference", "status", "rank") and ("CF001", "repaired", 1, "phone", FIRST) in [
         r[:5] for r in rows
     ]
+
+
+def test_an_operator_accepts_a_review_pair_and_the_next_run_keeps_it(
+    new_context: Callable[..., BrowserContext], sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = build_review_world(sqlite_url, tmp_path / "sample")
+    settings = load_settings(environ={}, database_url=sqlite_url, web_secure_cookies=False,
+                             web_session_secret="s" * 40)  # fmt: skip
+    try:
+        with serving(create_app(settings, engine)) as site:
+            context = new_context(base_url=site, locale="zh-CN", viewport={"width": 375, "height": 800})
+            page = context.new_page()
+            sign_in(page, "ops")
+            page.get_by_role("link", name="待审核").click()
+            first = page.get_by_role("region").first
+            label = first.get_attribute("aria-label") or ""
+            a, b = (int(n) for n in re.findall(r"\d+", label))
+            shoot(page, "review", full_page=False)  # a long queue: its first screen
+            first.get_by_role("button", name="是同一人", exact=True).click()
+            expect(page.get_by_role("status")).to_have_text(f"已记录：记录 {a} 与 {b} 是同一人")
+            expect(page.get_by_role("region", name=label)).to_have_count(0)
+            reconcile(engine, full=True, repair=False)  # the next run scores the pair again
+            page.reload()
+            expect(page.get_by_role("region", name=label)).to_have_count(0)
+        with Session(engine) as session:
+            kept = session.scalar(
+                select(RecordLink.probability).where(RecordLink.record_a_id == a, RecordLink.record_b_id == b)
+            )
+        assert kept == 1.0
+    finally:
+        engine.dispose()
 
 
 def test_an_operator_sees_the_service(page: Page) -> None:

@@ -96,6 +96,22 @@ def build_web_world(url: str) -> WebWorld:
     return WebWorld(url, engine, *ids)
 
 
+def build_review_world(url: str, folder: Path) -> Engine:
+    """A 120-debtor sample taken in and reconciled once (about 25 links in the review band), and the
+    operator ``ops`` with PASSWORD."""
+    from reconcile_support import load_world, write_world
+
+    from contactfix.pipeline.reconcile import reconcile
+
+    engine = load_world(url, write_world(folder, 120, 11), court="all")
+    reconcile(engine, repair=False)
+    with Session(engine) as session:
+        add_organization(session, CENTER, "mediation_center")
+        add_user(session, "ops", CENTER, "operator", password=PASSWORD)
+        session.commit()
+    return engine
+
+
 def rerank(world: WebWorld) -> RepairCounts:
     """The repair step of a reconciliation run: ranks again with the outcomes reported since."""
     with Session(world.engine) as session:

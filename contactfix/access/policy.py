@@ -59,6 +59,7 @@ class Action(StrEnum):
     OPERATE = "operations"  # reconciliation runs, dispatch status and retries, mediators
     UPLOAD_COURT_RECORDS = "court_records.create"
     READ_AUDIT = "audit.read"
+    REVIEW_LINKS = "links.review"  # the review queue: two records side by side, masked; same or not
 
 
 class Resource(StrEnum):
@@ -74,7 +75,9 @@ _ALLOWED: Mapping[UserRole, frozenset[Action]] = {
         {Action.SUBMIT, Action.READ_SUBMISSION, Action.READ_DEBTOR, Action.EXPORT, Action.READ_REPORT}
     ),
     UserRole.MEDIATOR: frozenset({Action.LIST_CASES, Action.READ_CASE, Action.CALL, Action.REPORT_OUTCOME}),
-    UserRole.OPERATOR: frozenset({Action.OPERATE, Action.UPLOAD_COURT_RECORDS, Action.READ_AUDIT}),
+    UserRole.OPERATOR: frozenset(
+        {Action.OPERATE, Action.UPLOAD_COURT_RECORDS, Action.READ_AUDIT, Action.REVIEW_LINKS}
+    ),
 }
 
 

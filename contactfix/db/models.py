@@ -402,3 +402,4 @@ from contactfix.db import dispatch_models as dispatch_models  # noqa: E402  isor
 from contactfix.db import outcome_models as outcome_models  # noqa: E402  isort: skip
 from contactfix.db import carrier_models as carrier_models  # noqa: E402  isort: skip
 from contactfix.db import access_models as access_models  # noqa: E402  isort: skip
+from contactfix.db import review_models as review_models  # noqa: E402  isort: skip

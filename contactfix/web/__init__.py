@@ -4,7 +4,8 @@
 - :mod:`contactfix.web.mediator` — ``/cases`` (my cases, most urgent first), ``/cases/{case_id}``
   (``case_id`` is the debtor's id, as in the API and the text sent to the mediator): dial, outcomes;
 - :mod:`contactfix.web.bank` — ``/submissions``: upload, receipt, issues CSV, results, the funnel;
-- :mod:`contactfix.web.operator` — ``/ops``: runs, dispatches (retry the dead), mediators, audit log.
+- :mod:`contactfix.web.operator` — ``/ops``: runs, dispatches (retry the dead), mediators, audit log;
+- :mod:`contactfix.web.review` — ``/review``: uncertain links side by side, 是同一人 / 不是同一人.
 
 :func:`create_web_app` builds a sub-application that :func:`contactfix.api.create_app` mounts at the
 root, after the API's own routes. Plain forms (no JavaScript needed); styles in ``static/``, served by
@@ -31,7 +32,7 @@ from contactfix.api.limits import BodyLimit
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.policy import load_profile
 from contactfix.settings import Settings
-from contactfix.web import auth, bank, mediator, operator
+from contactfix.web import auth, bank, mediator, operator, review
 from contactfix.web.common import (
     CsrfRefused,
     LoginLimiter,
@@ -68,6 +69,7 @@ def create_web_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(mediator.router)
     app.include_router(bank.router)
     app.include_router(operator.router)
+    app.include_router(review.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     _install_error_pages(app)
     upload_limit = settings.intake_max_file_bytes + _MULTIPART_OVERHEAD

@@ -1,7 +1,7 @@
 """Carrier repair: the requests sent to the repair connector and the virtual numbers obtained.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-07
 
 History is frozen: this file does not import the models. Constraint names follow
