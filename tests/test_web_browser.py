@@ -24,10 +24,11 @@ from web_support import (
     PASSWORD,
     WebWorld,
     build_review_world,
-    build_web_world,
+    copied_world,
     rerank,
     serving,
     web_app,
+    world_template,
 )
 
 from contactfix.api import create_app
@@ -48,9 +49,14 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return world_template(tmp_path_factory.mktemp("web-world"))
+
+
 @pytest.fixture
-def world(sqlite_url: str) -> Iterator[WebWorld]:
-    built = build_web_world(sqlite_url)
+def world(template: Path, tmp_path: Path) -> Iterator[WebWorld]:
+    built = copied_world(template, tmp_path)
     yield built
     built.engine.dispose()
 

@@ -11,7 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from web_support import FIRST, LOST, NIGHT, PASSWORD, SECOND, WebWorld, build_web_world, rerank, web_app
+from web_support import (
+    FIRST,
+    LOST,
+    NIGHT,
+    PASSWORD,
+    SECOND,
+    WebWorld,
+    copied_world,
+    rerank,
+    web_app,
+    world_template,
+)
 
 from contactfix.db.models import AuditEntry
 from contactfix.db.outcome_models import Outcome
@@ -20,9 +31,14 @@ from contactfix.web import SESSION_COOKIE
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return world_template(tmp_path_factory.mktemp("web-world"))
+
+
 @pytest.fixture
-def world(sqlite_url: str) -> Iterator[WebWorld]:
-    built = build_web_world(sqlite_url)
+def world(template: Path, tmp_path: Path) -> Iterator[WebWorld]:
+    built = copied_world(template, tmp_path)
     yield built
     built.engine.dispose()
 

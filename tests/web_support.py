@@ -9,6 +9,7 @@ Users, each with the password PASSWORD: ``bank-a-ops`` (bank-a), ``med-a`` (甲)
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from repair_support import AS_OF, World
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.routing import Mount
 
@@ -29,6 +30,7 @@ from contactfix.api import create_app
 from contactfix.db.engine import make_engine
 from contactfix.db.identity_models import ReconcileRun
 from contactfix.db.migrate import upgrade_database
+from contactfix.db.models import Debtor
 from contactfix.dispatch.mediators import MediatorInput, add_mediator, assign_explicitly
 from contactfix.pipeline.repair import RepairCounts, repair_contacts
 from contactfix.settings import Settings, load_settings
@@ -94,6 +96,28 @@ def build_web_world(url: str) -> WebWorld:
         session.commit()
         ids = (debtor.id, other.id)
     return WebWorld(url, engine, *ids)
+
+
+def copied_world(template: Path, folder: Path) -> WebWorld:
+    """A fresh copy of the world built once in the SQLite file ``template`` (building it — migrations,
+    argon2 hashes — takes seconds; copying it, milliseconds)."""
+    target = folder / "web.sqlite3"
+    shutil.copyfile(template, target)
+    url = f"sqlite:///{target}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        ids = [
+            session.scalar(select(Debtor.id).where(Debtor.reference == reference))
+            for reference in ("CF001", "CF002")
+        ]
+    return WebWorld(url, engine, int(ids[0] or 0), int(ids[1] or 0))
+
+
+def world_template(folder: Path) -> Path:
+    """Build the world once into ``folder``; its SQLite file."""
+    path = folder / "template.sqlite3"
+    build_web_world(f"sqlite:///{path}").engine.dispose()
+    return path
 
 
 def build_review_world(url: str, folder: Path) -> Engine:
