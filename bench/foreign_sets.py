@@ -8,7 +8,8 @@
   order relative to their change of number), co-defendant relatives, plaintiffs, namesakes, strangers;
 - ``DIR/answers.csv`` — per debtor reference, every number that appears in the files for that person
   and what it is to them (``current old bank_lost relative employer other_person``), plus the numbers
-  they use today even where no file has them;
+  they use today even where no file has them; columns ``reference,phone,role,current,in_bank,
+  in_court,since,until,note`` (phone in E.164; since/until for the person's own numbers);
 - ``DIR/court_rows.csv`` — whose each court.csv data row is (``party_of`` a debtor reference or blank);
 - ``DIR/set.json`` — the set's profile, seed and counts.
 
@@ -70,6 +71,18 @@ PROFILES: dict[str, SetProfile] = {
             dropped_years=(2.5, 9.0),
             p_copy_bank=0.4,
             p_stale=0.2,
+        ),
+        SetProfile(
+            "court_masked",
+            "As court_follows, but the court shares IDs masked (350103********1234) on 90% of rows and "
+            "blank on 5%: linkage has the name, the ID's ends, the address and the numbers.",
+            p_in_court=0.95,
+            filings=(0.35, 0.35, 0.2, 0.1),
+            dropped_years=(2.5, 9.0),
+            p_copy_bank=0.4,
+            p_stale=0.2,
+            p_masked_id=0.9 / 0.95,  # of the rows not left blank
+            p_blank_id=0.05,
         ),
         SetProfile(
             "messy_export",
@@ -426,18 +439,20 @@ def generate(
     _write_answers(out / "answers.csv", book)
     with (out / "court_rows.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["line", "case_number", "party_of", "party_kind", "phones"])
+        writer.writerow(["line", "case_number", "filed", "party_of", "party_kind", "phones"])
         for at, row in enumerate(rows, start=1):
-            writer.writerow([at, row.case_number, row.party_of, row.party_kind, ";".join(row.phones)])
+            phones = ";".join(row.phones)
+            writer.writerow(
+                [at, row.case_number, row.filed.isoformat(), row.party_of, row.party_kind, phones]
+            )
     summary = _summary(profile, seed, people, rows, book)
     (out / "set.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
 def _foreign_note(book: AnswerBook, reference: str, number: str) -> str:
+    """Why the debtor's own filing lists a number that was never theirs (a relative's, a typo)."""
     debtor = book.debtors[reference]
-    if number == debtor.bank_number:
-        return "copied by the plaintiff"
     role, _, _ = book.role_of(debtor, number)
     if role == "other_person":
         own = [h.number for h in debtor.person.numbers]

@@ -109,6 +109,7 @@ class Person:
     area: Area
     address: str
     numbers: list[Held] = field(default_factory=list)
+    family: str = ""
 
     def numbers_on(self, day: dt.date) -> list[str]:
         """The numbers the person held on ``day``, the main (longest held) first."""
@@ -214,8 +215,7 @@ class World:
         )  # fmt: skip
         return f"{area.province}{'' if area.city == area.province else area.city}{area.name}{street}{tail}"
 
-    def name(self, family: str | None = None) -> tuple[str, str]:
-        family = family or self.rng.choices(self.ref.family_names, self.ref.family_weights)[0]
+    def name(self, family: str) -> tuple[str, str]:
         given, given_traditional = self.rng.choice(self.ref.given_names)
         family_traditional = self.ref.traditional_family.get(family) or self.s2t.convert(family)
         return family + given, family_traditional + given_traditional
@@ -234,8 +234,9 @@ class World:
             if id_number not in self.ids:
                 self.ids.add(id_number)
                 break
+        family = family or self.rng.choices(self.ref.family_names, self.ref.family_weights)[0]
         name, traditional = self.name(family)
-        return Person(name, traditional, gender, birth, id_number, area, self.address(area))
+        return Person(name, traditional, gender, birth, id_number, area, self.address(area), family=family)
 
     def typo(self, number: str) -> str:
         """The number with one digit of its subscriber part mistyped or two adjacent ones swapped."""
@@ -260,10 +261,11 @@ def _numbers_for(world: World, person: Person, originated: dt.date) -> tuple[str
     """
     rng, profile = world.rng, world.profile
     bank_number = world.mobile()
-    start = max(_day_between(rng, originated - dt.timedelta(days=8 * 365), originated), person.birth)
-    if rng.random() < 0.3:  # an earlier number, given up before the loan
-        earlier = _day_between(rng, start - dt.timedelta(days=6 * 365), start - dt.timedelta(days=200))
-        person.numbers.append(Held(world.mobile(), max(earlier, person.birth), start))
+    adult = person.birth + dt.timedelta(days=16 * 365)
+    start = max(_day_between(rng, originated - dt.timedelta(days=8 * 365), originated), adult)
+    if start - dt.timedelta(days=200) > adult:  # an earlier number, given up before the loan's
+        earlier = _day_between(rng, start - dt.timedelta(days=10 * 365), start - dt.timedelta(days=200))
+        person.numbers.append(Held(world.mobile(), max(earlier, adult), start))
     earliest = max(originated + dt.timedelta(days=60), years_ago(profile.dropped_years[1]))
     dropped = _day_between(rng, earliest, max(earliest, years_ago(profile.dropped_years[0])))
     person.numbers.append(Held(bank_number, start, dropped))
@@ -298,9 +300,9 @@ def make_debtors(world: World, count: int) -> list[Debtor]:
     debtors: list[Debtor] = []
     for at in range(count):
         person = world.person()
-        originated = _day_between(
-            rng, years_ago(profile.originated_years[1]), years_ago(profile.originated_years[0])
-        )
+        of_age = person.birth + dt.timedelta(days=round(18 * _YEAR))
+        first = max(years_ago(profile.originated_years[1]), of_age)
+        originated = _day_between(rng, first, max(first, years_ago(profile.originated_years[0])))
         bank_number, dropped = _numbers_for(world, person, originated)
         debtor = Debtor(
             reference=f"WB{at + 1:08d}",
@@ -321,7 +323,7 @@ def make_debtors(world: World, count: int) -> list[Debtor]:
         )
         spouse.area, spouse.address = person.area, person.address
         spouse.numbers.append(Held(world.mobile(), years_ago(12), None))
-        parent = world.person(born=(person.birth.year - 35, person.birth.year - 20), family=person.name[0])
+        parent = world.person(born=(person.birth.year - 35, person.birth.year - 20), family=person.family)
         parent.numbers.append(Held(world.mobile(), years_ago(15), None))
         debtor.relatives = [("配偶", spouse), (rng.choice(("父亲", "母亲")), parent)]
         debtors.append(debtor)
@@ -359,7 +361,8 @@ class CourtWriter:
     def filing(self, debtor: Debtor) -> None:
         rng, profile, person = self.rng, self.profile, debtor.person
         filed = _day_between(rng, years_ago(profile.filed_years[1]), years_ago(profile.filed_years[0]))
-        ours = rng.random() < profile.p_bank_plaintiff
+        # Our bank sues only over its loan, so only after it began; earlier filings are other lenders'.
+        ours = rng.random() < profile.p_bank_plaintiff and filed > debtor.originated + dt.timedelta(days=180)
         kind, role = rng.choices((("民初", "被告"), ("执", "被执行人"), ("民特", "被申请人")), (6, 3, 1))[0]
         venue = self.world.home_areas[0] if ours and rng.random() < 0.5 else person.area
         case = self.case_number(venue, filed.year, kind)
@@ -407,9 +410,9 @@ class CourtWriter:
             known_on = filed
             if rng.random() < profile.p_stale:
                 known_on = filed - dt.timedelta(days=rng.randint(30, round(profile.stale_years * 365)))
-            held = person.numbers_on(known_on) or person.numbers_on(filed) or [debtor.bank_number]
+            held = person.numbers_on(known_on)  # none: the filing's source predates the person's phones
             phones = held if rng.random() < 0.6 else held[:1]
-        if rng.random() < profile.p_typo:
+        if phones and rng.random() < profile.p_typo:
             at = rng.randrange(len(phones))
             phones[at] = self.world.typo(phones[at])
         if rng.random() < profile.p_relative_number:

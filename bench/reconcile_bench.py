@@ -16,10 +16,12 @@ incremental (1%) < 1 min — ``python -m bench.reconcile_bench --debtors 250000`
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -82,10 +84,14 @@ def _take_in(url: str, path: Path, kind: str) -> float:
     return time.perf_counter() - started
 
 
+_DATA_KEY = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
 def _reconcile(url: str, *extra: str) -> dict[str, Any]:
     """``contactfix reconcile --json`` in a child process: its counts, wall seconds and peak RSS."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
     env["CONTACTFIX_DATABASE_URL"] = url
+    env["CONTACTFIX_DATA_KEY"] = _DATA_KEY  # every run of one database keys its hashes alike
     command = [str(Path(sys.executable).parent / "contactfix"), "reconcile", "--json", *extra]
     started = time.perf_counter()
     with tempfile.TemporaryFile(mode="w+") as errors:

@@ -42,6 +42,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import urllib.parse
 import uuid
@@ -272,15 +273,67 @@ class PushBatch(list[T], Generic[T]):
         self.rejected: list[RejectedEntry] = list(rejected)
 
 
-def read_push(body: bytes, provider: str) -> list[Any]:
-    """The JSON array a provider pushed; ``ValueError`` (no content quoted) when it is not one."""
+class PushTooLarge(ValueError):
+    """A push with more entries than the receiver takes at once (answer 422: not worth resending)."""
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def read_push(body: bytes, provider: str, max_entries: int | None = None) -> list[Any]:
+    """The JSON array a provider pushed; ``ValueError`` (no content quoted) when it is not one.
+
+    Only what a push holds is taken: an array of flat objects. NaN and infinities, numbers out of
+    range, integers of thousands of digits and nesting deep enough to exhaust the parser are refused
+    as unreadable (``ValueError``); an object entry holding an array or object is left to the entry
+    reader, which sets it aside. More than ``max_entries`` entries: :class:`PushTooLarge`.
+    """
     try:
-        entries = json.loads(body.decode("utf-8"))
+        entries = json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError(f"{provider}: push body is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{provider}: push body is not JSON") from exc
     if not isinstance(entries, list):
         raise ValueError(f"{provider}: push body is not a JSON array")
+    if max_entries is not None and len(entries) > max_entries:
+        raise PushTooLarge(f"{provider}: {len(entries)} entries in one push, at most {max_entries} taken")
     return entries
+
+
+def flat_entry(entry: Any) -> dict[str, Any]:
+    """``entry`` if it is an object of plain values (text, numbers, booleans, null); TypeError otherwise.
+
+    Text must be storable: JSON's ``\\ud800`` (a lone surrogate) is not UTF-8 and PostgreSQL refuses
+    NUL characters, so an entry holding either is refused here rather than failing its database write.
+    """
+    if not isinstance(entry, dict):
+        raise TypeError("entry is not an object")
+    for value in entry.values():
+        if not isinstance(value, _SCALARS):
+            raise TypeError("entry holds a nested value")
+        if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            raise ValueError("entry holds text that is not valid UTF-8")
+    return entry
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def log_rejected(provider: str, rejected: list[RejectedEntry], total: int) -> None:

@@ -37,6 +37,7 @@ from contactfix.pipeline.ranking import sources_text
 from contactfix.pipeline.reconcile import reconcile
 from contactfix.pipeline.repair import repair_contacts
 from contactfix.pipeline.report import funnel
+from contactfix.privacy import keyring_for, using_keyring
 from contactfix.sample import AS_OF, SampleSummary, write_sample
 from matchers.identifiers import mask_phone
 
@@ -406,13 +407,15 @@ def run_demo(debtors: int = DEFAULT_DEBTORS, seed: int = 0, folder: DemoFolder |
     """Every step in order in a fresh folder (or ``folder``): database, sample data, intake, reconcile."""
     started = time.perf_counter()
     result = DemoResult(folder or make_folder(), debtors, seed)
-    create_database(result.folder)
-    result.sample = generate_sample(result.folder, debtors, seed)
-    result.intake = take_in(result.folder)
-    add_mediators(result.folder)
-    result.reconcile = reconcile_and_repair(result.folder)
-    result.dispatch = dispatch_repaired(result.folder)
-    result.outcomes = report_outcomes(result.folder)
-    result.funnel = repair_funnel(result.folder)
+    # Keyed hashes under the demo database's own key (a key file beside it), never the settings'.
+    with using_keyring(keyring_for(result.folder.database_url)):
+        create_database(result.folder)
+        result.sample = generate_sample(result.folder, debtors, seed)
+        result.intake = take_in(result.folder)
+        add_mediators(result.folder)
+        result.reconcile = reconcile_and_repair(result.folder)
+        result.dispatch = dispatch_repaired(result.folder)
+        result.outcomes = report_outcomes(result.folder)
+        result.funnel = repair_funnel(result.folder)
     result.seconds = time.perf_counter() - started
     return result

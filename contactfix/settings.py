@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contactfix.errors import SettingsError
@@ -89,12 +89,21 @@ class Settings(BaseSettings):
     # access and the HTTP API
     share_contacts_across_banks: bool = False
     api_workers: int = Field(default=2, ge=1, le=64)
-    # the web pages: the key that signs session cookies (empty: a random key per process, so sessions
-    # end at a restart and are not shared between api_workers), cookies only over HTTPS, and how long
-    # a sign-in lasts
-    web_session_secret: str = ""
+    # the web pages: the key that signs session cookies (None: derived from the data key), cookies
+    # only over HTTPS, and how long a sign-in lasts
+    web_session_secret: SecretStr | None = None
     web_secure_cookies: bool = True
     web_session_hours: int = Field(default=8, ge=1, le=24 * 30)
+
+    # privacy: keys (contactfix.privacy.keyring)
+    data_key: SecretStr | None = None
+    data_key_file: str = ""
+
+    # providers' webhooks (contactfix.api.webhooks)
+    webhook_secret_aliyun: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    webhook_max_entries: int = Field(default=1000, ge=1, le=100_000)
+    webhook_clock_skew_s: int = Field(default=300, ge=0, le=3600)
 
     @field_validator("timezone")
     @classmethod
@@ -105,7 +114,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("broker_url", mode="before")
+    @field_validator("broker_url", "data_key", "webhook_secret_aliyun", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -122,6 +131,20 @@ class Settings(BaseSettings):
         if too_long:
             raise ValueError("; ".join(too_long))
         return self
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from contactfix.privacy.keyring import decode_data_key
+
+            decode_data_key(value.get_secret_value(), "data_key")  # the message never quotes the key
+        return value
+
+    @property
+    def data_key_value(self) -> str | None:
+        """The data key's base64 text, or None (then ``data_key_file`` or the embedded default)."""
+        return None if self.data_key is None else self.data_key.get_secret_value()
 
     @property
     def eager(self) -> bool:

@@ -52,7 +52,8 @@ def _canonical_names(header: Sequence[str], label: str) -> dict[str, str]:
     for name in header:
         by_canonical.setdefault(name.strip().lower().lstrip("\ufeff"), name)
     if "id" not in by_canonical:
-        shown = ", ".join(repr(h) for h in list(header)[:12]) or "none"
+        # without a header row the first record is taken for one: its phone or ID must not show
+        shown = ", ".join(repr(_shown_id(str(h)[:40])) for h in list(header)[:12]) or "none"
         raise InputError(f"{label}: no 'id' column (columns found: {shown})")
     return by_canonical
 

@@ -12,13 +12,16 @@ first ``f`` characters, the last ``f``, the first ``m`` with the last ``m``, and
 the two characters at each of the positions ``m`` and ``f`` (for a swap of neighbours there). Two
 values within one substitution, insertion, deletion or swap of neighbours share one of them as long
 as the longer is at least ``f + m`` characters long. Other fuzzy fields use the deletion neighbourhood.
-Keys are 64-bit BLAKE2b digests (stored as 16 hex digits): no ID number or phone is kept in clear.
+Keys are 64-bit digests (stored as 16 hex digits): no ID number or phone is kept in clear. The digest
+is the caller's: whoever stores keys passes a keyed one (an HMAC under a secret key), since a plain
+digest of an ID number or a phone is reversed by trying every number. The default, an unkeyed BLAKE2b,
+is for keys that live only in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,14 +34,18 @@ from matchers.normalize import PersonRecords
 __all__ = [
     "FUZZY_CUTS",
     "LINKABLE_FIELDS",
+    "Digest",
     "RecordKeys",
     "edit_variants",
     "key_kind",
     "linkable",
     "stable_keys",
+    "unkeyed_digest",
 ]
 
 IntArray = NDArray[np.int64]
+Digest = Callable[[str], int]
+"""Text → an unsigned 64-bit key. Pass a keyed one (HMAC) for keys that are stored."""
 
 # (f, m) per fuzzy field of a known length: 18-character IDs, 11-digit mobiles. See the module text.
 FUZZY_CUTS: Mapping[str, tuple[int, int]] = {"id": (12, 6), "phone": (7, 4)}
@@ -100,7 +107,8 @@ def edit_variants(value: str, cuts: tuple[int, int] | None) -> list[str]:
     ]
 
 
-def _digest(text: str) -> int:
+def unkeyed_digest(text: str) -> int:
+    """64-bit BLAKE2b of ``text``: stable, but reversible by trying every value; in memory only."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
@@ -126,11 +134,12 @@ def _orientation_keys(
     fields: Sequence[str],
     fuzzy: str | None,
     cuts: tuple[int, int] | None,
+    digest: Digest,
 ) -> tuple[IntArray, list[int]]:
     """Rows and keys of one reading of a rule: a digest per distinct (exact values, fuzzy variant)."""
     codes, texts = _exact_part(records, fields)
     if fuzzy is None:
-        digests = [_digest(t) for t in texts]
+        digests = [digest(t) for t in texts]
         rows = np.flatnonzero(codes >= 0)
         return rows, [digests[c] for c in codes[rows].tolist()]
     column = records.fields[fuzzy]
@@ -141,7 +150,7 @@ def _orientation_keys(
     for row in rows[first].tolist():
         prefix = texts[int(codes[row])] + "\x1e"
         per_unique.append(
-            [_digest(prefix + v) for v in edit_variants(str(column.values[column.codes[row]]), cuts)]
+            [digest(prefix + v) for v in edit_variants(str(column.values[column.codes[row]]), cuts)]
         )
     counts = np.array([len(keys) for keys in per_unique], dtype=np.int64)
     owner = np.repeat(rows, counts[inverse.reshape(-1)])
@@ -165,8 +174,10 @@ def stable_keys(
     records: PersonRecords,
     rules: Sequence[BlockingRule] = DEFAULT_RULES,
     cuts: Mapping[str, tuple[int, int]] = FUZZY_CUTS,
+    digest: Digest = unkeyed_digest,
 ) -> RecordKeys:
-    """Every key of every record under ``rules``, stable across runs and processes.
+    """Every key of every record under ``rules``, stable across runs and processes (for one
+    ``digest``: keys made with different ones never meet).
 
     Sorted-neighbourhood rules (``window > 1``) have no keys and are left out, as are rules on fields
     the records lack and exact rules implied by a fuzzy one. A swapped rule gives each record the keys
@@ -180,7 +191,8 @@ def stable_keys(
             continue
         fuzzy_cuts = cuts.get(rule.fuzzy or "")
         readings = [
-            _orientation_keys(records, fields, fuzzy, fuzzy_cuts) for fields, fuzzy in rule.orientations()
+            _orientation_keys(records, fields, fuzzy, fuzzy_cuts, digest)
+            for fields, fuzzy in rule.orientations()
         ]
         rows, keys = readings[0]
         if len(readings) > 1:

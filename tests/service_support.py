@@ -122,7 +122,9 @@ def service_env(folder: Path, database_url: str, broker_url: str, **settings: ob
         "dispatch_backoff_cap_s": 2.0,
         **settings,
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_") or k == "CONTACTFIX_DATA_KEY"
+    }
     env.update({f"CONTACTFIX_{key.upper()}": str(value) for key, value in values.items()})
     return env
 

@@ -90,7 +90,7 @@ def _reported_world(session: Session, debtors: int, seed: int) -> None:
     world = World(session)
     run = world.run()
     for index in range(debtors):
-        phone = f"+86139{index:08d}"
+        phone = f"+86159{index:08d}"
         debtor = world.debtor(f"CF{index:05d}", "张伟", f"+86138{index:08d}")
         filed = AS_OF - dt.timedelta(days=rng.randint(30, 6 * 365))
         case = world.record("court", "张伟", reference=f"C{index}", observed_on=filed, phones=[phone])
@@ -101,7 +101,7 @@ def _reported_world(session: Session, debtors: int, seed: int) -> None:
         years = (called.date() - _filed_of(session, debtor_id)).days / 365.25
         right = rng.random() < 1 / (1 + math.exp(-(3.0 - 1.2 * years)))
         result = "reached" if right else "wrong_number"
-        record_outcome(session, debtor_id=debtor_id, contact=f"+86139{index:08d}", result=result,
+        record_outcome(session, debtor_id=debtor_id, contact=f"+86159{index:08d}", result=result,
                        reporter="m", reported_at=called)  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from carrier_support import (
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.errors import PermanentError
-from connectors.repair import RepairResult
+from connectors.repair import RepairConnector, RepairRequest, RepairResult
 from connectors.repair.sandbox import SandboxRepairConnector
 from contactfix.db.audit import find_personal_data
 from contactfix.db.carrier_models import CarrierNumber, CarrierRequest
@@ -358,3 +359,33 @@ def test_ranking_puts_the_carrier_number_first_and_sends_nothing_twice(
             select(ContactRanking.value).where(ContactRanking.debtor_id == world.debtors[0])
         ).all()
     assert carrier_phone(0) not in values
+
+
+class _DigitBatchIds(FlakyConnector):
+    """A carrier whose batch ids hold an eleven-digit run, as hex ids do now and then."""
+
+    def __init__(self, inner: RepairConnector) -> None:
+        super().__init__(inner)
+        self.ids: dict[str, str] = {}
+
+    def submit(self, requests: Sequence[RepairRequest]) -> str:
+        inner = super().submit(requests)
+        outer = f"b{13812345678 + len(self.ids)}f"
+        self.ids[outer] = inner
+        return outer
+
+    def query(self, batch_id: str) -> list[RepairResult]:
+        return [dataclasses.replace(r, batch_id=batch_id) for r in super().query(self.ids[batch_id])]
+
+
+def test_a_batch_id_that_looks_like_a_phone_is_masked_in_the_audit_not_a_crash(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = CarrierWorld(engine)
+    world.debtor(0, contract="HT-2025-0001")
+    add_mediators(engine, 1)
+    connector = _DigitBatchIds(sandbox(write_answers(tmp_path / "answers.csv", [0])))
+    counts = carrier_repair(engine, connector, SANDBOX, run_id=world.run_id, as_of=NOW)
+    assert counts.carrier_repaired == 1
+    [entry] = audits(engine, "carrier.requested")
+    assert "13812345678" not in json.dumps(entry.detail) and entry.detail["batch_id"].startswith("b138")

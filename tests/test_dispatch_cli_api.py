@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from connectors.outbox import read_outbox
 from contactfix.api import create_app
-from contactfix.db.dispatch_models import CallAttempt, Dispatch
+from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.engine import make_engine
 from contactfix.db.identity_models import ContactRanking, ReconcileRun
 from contactfix.db.migrate import head_revision
@@ -249,87 +249,6 @@ class Client:
 @pytest.fixture
 def client(database: str, engine: Engine) -> Client:
     return Client(create_app(load_settings(environ={}, database_url=database), engine))
-
-
-def sent_dispatch(engine: Engine) -> str:
-    """Dispatch 1, taken by Alibaba Cloud as BizId 100^0 and bound as AXB 1000000768790001; its key."""
-    make_dispatches_for_api(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            update(Dispatch).where(Dispatch.id == 1).values(
-                state="sent", provider_message_id="100^0", binding_id="1000000768790001:17100001111",
-            )
-        )  # fmt: skip
-        return str(connection.execute(select(Dispatch.idempotency_key).where(Dispatch.id == 1)).scalar_one())
-
-
-def make_dispatches_for_api(engine: Engine) -> None:
-    debtors = make_debtors(engine, 2)
-    add_mediators(engine, 1)
-    plan_for(engine, debtors)
-
-
-def sms_report(key: str, *, success: bool = True, at: str = "2026-11-24 12:00:05") -> dict[str, Any]:
-    """An SmsReport entry as Alibaba Cloud pushes it."""
-    return {
-        "phone_number": MEDIATOR_PHONE, "send_time": "2026-11-24 12:00:00", "report_time": at,
-        "success": success, "err_code": "DELIVERED" if success else "UNDELIV",
-        "err_msg": "用户接收成功" if success else "用户接收失败", "sms_size": "1", "biz_id": "100^0",
-        "out_id": key,
-    }  # fmt: skip
-
-
-def test_an_sms_report_delivers_a_sent_dispatch_once(client: Client, engine: Engine) -> None:
-    key = sent_dispatch(engine)
-    assert client.post("/webhooks/aliyun/sms-report", [sms_report(key)]) == (200, {"code": 0, "msg": "成功"})
-    delivered_at = dt.datetime(2026, 11, 24, 4, 0, 5, tzinfo=dt.UTC)
-    with Session(engine) as session:
-        row = session.get(Dispatch, 1)
-        assert row is not None and (row.state, row.finished_at) == ("delivered", delivered_at)
-    # Pushed again, and a late failure for the same message: nothing changes.
-    again = [sms_report(key), sms_report(key, success=False, at="2026-11-24 12:09:00")]
-    assert client.post("/webhooks/aliyun/sms-report", again)[0] == 200
-    with Session(engine) as session:
-        row = session.get(Dispatch, 1)
-        assert row is not None and (row.state, row.finished_at) == ("delivered", delivered_at)
-    assert dispatch_states(engine) == {1: "delivered", 2: "pending"}
-    assert client.get("/dispatches/status")[1]["delivered"] == 1
-
-
-def test_an_unreadable_push_is_refused_so_the_provider_sends_it_again(client: Client, engine: Engine) -> None:
-    key = sent_dispatch(engine)
-    for path in ("/webhooks/aliyun/sms-report", "/webhooks/aliyun/call-record"):
-        for body in (b"<xml>not json</xml>", b'{"biz_id": "100^0"}', b"\xff\xfe"):
-            assert client.post(path, body)[0] == 400, (path, body)
-    # One unreadable entry does not hold up the others.
-    mixed = [{"biz_id": "", "success": True}, sms_report(key)]
-    assert client.post("/webhooks/aliyun/sms-report", mixed)[0] == 200
-    assert dispatch_states(engine)[1] == "delivered"
-
-
-def call_record(call_id: str, *, call_type: int = 0, answered: bool = True) -> dict[str, Any]:
-    """A SecretReport entry: the mediator (A) called the debtor (B) through X."""
-    return {
-        "sub_id": 1000000768790001, "call_id": call_id, "phone_no": MEDIATOR_PHONE, "peer_no": "13912345678",
-        "secret_no": "17100001111", "call_type": call_type, "call_time": "2026-11-24 14:00:00",
-        "start_time": "2026-11-24 14:00:09" if answered else "2026-11-24 14:01:00",
-        "release_time": "2026-11-24 14:01:00", "release_cause": 16, "out_id": "bind-key",
-    }  # fmt: skip
-
-
-def test_call_records_are_stored_once_and_tied_to_their_dispatch(client: Client, engine: Engine) -> None:
-    sent_dispatch(engine)
-    body = [call_record("c-1"), call_record("c-2", answered=False)]
-    assert client.post("/webhooks/aliyun/call-record", body) == (200, {"code": 0, "msg": "成功"})
-    assert client.post("/webhooks/aliyun/call-record", body)[0] == 200  # pushed twice
-    with Session(engine) as session:
-        calls = session.execute(select(CallAttempt.provider_call_id, CallAttempt.value, CallAttempt.at,
-                                       CallAttempt.answered, CallAttempt.dispatch_id)
-                                .order_by(CallAttempt.provider_call_id)).all()  # fmt: skip
-    at = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
-    assert [tuple(c) for c in calls] == [
-        ("c-1", "+8613912345678", at, True, 1), ("c-2", "+8613912345678", at, False, 1),
-    ]  # fmt: skip
 
 
 def test_health_answers_at_the_newest_schema_only(client: Client, tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
 
-from bench.foreign_eval import score
+from bench.foreign_eval import diagnose_unrepaired, newest_filing_current, precision_by_confidence, score
 from bench.foreign_sets import PHONE_HEADERS, PROFILES, ROLES, generate, phone_tokens
 from bench.foreign_world import AS_OF
 from contactfix.db.engine import make_engine
@@ -96,16 +97,12 @@ def test_every_debtor_has_a_current_number_and_the_bank_none(sets: dict[str, Pat
             if a["role"] == "bank_lost":
                 assert a["in_bank"] == "1" and a["until"], reference
             if a["role"] in ("current", "old", "bank_lost"):  # the person's own: a holding with dates
-                assert a["since"] and dt_le(a["since"], AS_OF.isoformat()), reference
+                assert a["since"] and a["since"] <= AS_OF.isoformat(), reference  # ISO dates sort as text
             if a["role"] == "current":
                 assert not a["until"], reference
     summary = json.loads((folder / "set.json").read_text(encoding="utf-8"))
     assert summary["debtors"] == DEBTORS
     assert 0 < summary["debtors_with_current_in_court"] < DEBTORS
-
-
-def dt_le(a: str, b: str) -> bool:
-    return a <= b  # ISO dates compare as text
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -137,13 +134,29 @@ def test_answers_cover_every_number_written_in_the_files(sets: dict[str, Path], 
 
 
 @pytest.mark.parametrize("name", SETS)
+def test_a_filing_knows_only_numbers_the_person_had_by_its_date(sets: dict[str, Path], name: str) -> None:
+    answers = _answers(sets[name])
+    checked = 0
+    for known in _dicts(sets[name] / "court_rows.csv"):
+        if known["party_kind"] != "self":
+            continue
+        for number in filter(None, known["phones"].split(";")):
+            a = answers[known["party_of"]][number]
+            if a["role"] in ("current", "old", "bank_lost"):
+                assert a["since"] <= known["filed"], (known["line"], number)
+                checked += 1
+    assert checked > DEBTORS / 2
+
+
+@pytest.mark.parametrize("name", SETS)
 def test_identity_numbers_are_valid_and_headers_are_the_intake_contract(
     sets: dict[str, Path], name: str
 ) -> None:
     profile = PROFILES[name]
     bank = _rows(sets[name] / "bank.csv", profile.encoding)
     court = _rows(sets[name] / "court.csv", profile.encoding)
-    for rows, kind in ((bank, "bank"), (court, "court")):
+    files: tuple[tuple[list[list[str]], Literal["bank", "court"]], ...] = ((bank, "bank"), (court, "court"))
+    for rows, kind in files:
         header = rows[0]
         unread = [h for h in header if canonical_field(h, kind) is None]
         assert set(unread) <= _UNREAD_COLUMNS, unread
@@ -160,9 +173,11 @@ def test_identity_numbers_are_valid_and_headers_are_the_intake_contract(
             else:
                 assert len(value) == 18 and id_check_digit(value[:17]) == value[17], "bad check digit"
                 shapes["18"] += 1
-        assert shapes["18"] > 0.5 * (len(rows) - 1)
-        if kind == "court" and profile.p_masked_id:
-            assert shapes["masked"] > 0
+        if kind == "bank":
+            assert shapes["masked"] == shapes["blank"] == 0
+            assert shapes["18"] > 0.9 * (len(rows) - 1)
+        else:
+            assert (shapes["masked"] > 0) == (profile.p_masked_id > 0)
         if profile.p_old_id:
             assert shapes["15"] > 0 or kind == "court"
 
@@ -224,8 +239,32 @@ def test_score_counts_what_the_export_says(sets: dict[str, Path], tmp_path: Path
     assert result["repaired_current"] == 5
     assert result["recall_of_repairable"] == round(5 / len(repairable), 4)
     assert result["precision"] == round(5 / 7, 4)
-    assert result["bank_number_repairs"] == 2
+    assert result["bank_lost_repairs"] == result["bank_batch_repairs"] == 2
     assert result["best_phone_roles"] == {"current": 5, "bank_lost": 2}
+    bands = {
+        b["confidence"]: (b["repaired"], b["precision"]) for b in precision_by_confidence(folder, export)
+    }
+    assert (
+        bands["0.90–0.95"] == (5, 1.0) and bands["0.50–0.70"] == (2, 0.0) and bands["0.95–1.00"] == (0, None)
+    )
+    with (tmp_path / "export_all.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["reference", "status", "rank", "channel", "value", "confidence", "sources", "last_seen"]
+        )
+        for ref in repairable[5:8]:  # left unrepaired: the bank's number ranked above the current one
+            current = next(p for p, a in answers[ref].items() if a["current"] == "1" and a["in_court"] == "1")
+            bank_number = next(p for p, a in answers[ref].items() if a["role"] == "bank_lost")
+            writer.writerow([ref, "lost", 1, "phone", bank_number, 0.5, "bank", ""])
+            writer.writerow([ref, "lost", 2, "phone", current, 0.4, "court", ""])
+        writer.writerow([repairable[8], "lost", "", "", "", "", "", ""])
+    unrepaired = diagnose_unrepaired(folder, tmp_path / "export_all.csv")
+    assert unrepaired["unrepaired_repairable"] == 4
+    assert unrepaired["current_number_ranked"] == 3
+    assert unrepaired["best_phone_roles"] == {"bank_lost": 3, "(no phone)": 1}
+    easy = newest_filing_current(folder, answers)
+    assert easy and easy <= set(repairable)  # the newest filing's current number is in a court record
+    assert result["newest_filing_current"] == len(easy)
 
 
 @pytest.mark.slow
@@ -243,4 +282,4 @@ def test_eval_runs_the_real_pipeline_on_a_small_set(tmp_path: Path) -> None:
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["pipeline"]["bank"]["accepted"] == 60
     assert result["score"]["debtors"] == 60
-    assert result["score"]["bank_number_repairs"] == 0
+    assert result["score"]["bank_lost_repairs"] == 0

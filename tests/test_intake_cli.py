@@ -131,3 +131,24 @@ def test_the_issues_csv_does_not_run_formulas_from_headers(tmp_path: Path) -> No
     write_issues_csv(target, [Issue(1, '=HYPERLINK("http://x")', "unknown column, ignored")])
     row = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig"))))[1]
     assert row[1].startswith("'=")
+
+
+def test_submit_of_rows_that_once_crashed_it_prints_a_receipt(database: str, tmp_path: Path) -> None:
+    header = [*HEADER, "欠款金额", "失联日期"]
+    rows = [
+        header,
+        ["B1", "张三", resident_id(), "13800138000", "1e1000000", "2023-01-02"],
+        ["B2", "李四", "", "13900139000", "", "福" * 131_073],
+        ["B3", "王五", "", "13700137000", "100", "2999-01-01"],
+    ]
+    path = write_csv(tmp_path / "crash.csv", rows)
+    result = CliRunner().invoke(app, ["submit", str(path), "--org", "闽银行", "--json"])
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(result.stdout)
+    assert (receipt["rows"], receipt["accepted"], receipt["rejected"]) == (3, 2, 1)
+    assert [(w["row"], w["field"]) for w in receipt["warnings"]] == [
+        (2, "amount"),
+        (3, "row"),
+        (4, "lost_on"),
+    ]
+    assert not UNMASKED.search(result.stdout)

@@ -170,7 +170,9 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path, content: str
 def test_text_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "latin.csv").write_bytes(b"id,name\n1,caf\xe9\n2,\xff\xfe\n")
     broken = _run("link", "latin.csv", "--out", "out.csv", cwd=tmp_path)
-    assert broken.returncode == 2 and "not UTF-8" in broken.stderr and "Traceback" not in broken.stderr
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    # Both encodings it tried are named, so a GB18030 file with a bad byte learns where that byte is.
+    assert "UTF-8" in broken.stderr and "GB18030" in broken.stderr
     _write(tmp_path / "gb.csv", "id,name,phone\n1,王伟,13912345678\n2,王伟,13912345678\n", "gb18030")
     gb = _run("link", "gb.csv", "--out", "out.csv", cwd=tmp_path)
     assert gb.returncode == 0 and "GB18030" in gb.stderr
@@ -198,3 +200,96 @@ def test_ten_thousand_records_sharing_one_name(tmp_path: Path) -> None:
     assert "oversized block" in result.stderr and "Traceback" not in result.stderr
     # Different people who share a name (and at times a birth date) are not paired wholesale.
     assert len(_read(tmp_path / "out.csv")) < 100
+
+
+_CHINESE_HEADERS = {
+    "id": "客户号",
+    "name": "姓名",
+    "id_number": "身份证号码",
+    "phone": "手机号",
+    "address": "户籍地址",
+    "birth_date": "出生日期",
+    "gender": "性别",
+}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small bank and court sample, and the pairs link finds between them."""
+    folder = tmp_path_factory.mktemp("sample")
+    assert _run("sample", "--debtors", "300", "--out", "s", "--seed", "3", cwd=folder).returncode == 0
+    result = _run("link", "s/bank.csv", "s/court.csv", "--out", "pairs.csv", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def _bank_rows(folder: Path) -> list[list[str]]:
+    with (folder / "s" / "bank.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_link_reads_what_submit_reads_xlsx_gb18030_and_chinese_headers(sample: Path) -> None:
+    import openpyxl
+
+    rows = _bank_rows(sample)
+    rows[0] = [_CHINESE_HEADERS.get(h, h) for h in rows[0]]
+    (sample / "zh.csv").write_bytes("".join(",".join(r) + "\n" for r in rows).encode("gb18030"))
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    workbook.save(sample / "zh.xlsx")
+    expected = (sample / "pairs.csv").read_text(encoding="utf-8")
+    for name in ("zh.csv", "zh.xlsx"):
+        result = _run("link", name, "s/court.csv", "--out", f"{name}.pairs.csv", cwd=sample)
+        assert result.returncode == 0, result.stderr
+        assert (sample / f"{name}.pairs.csv").read_text(encoding="utf-8") == expected, name
+    assert "GB18030" in _run("link", "zh.csv", "--out", "o.csv", cwd=sample).stderr
+
+
+def _peak_rss_mb(*args: str | Path, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run contactfix in a child of a fresh interpreter and return its peak RSS (MB, Linux)."""
+    code = (
+        "import resource, subprocess, sys; "
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+        "sys.stderr.write(r.stderr); sys.exit(r.returncode)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, CONTACTFIX, *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    return result, int(result.stdout or 0) / 1024
+
+
+@pytest.mark.parametrize(("length", "words"), [(300_000, "could not be read"), (5_000, "left blank")])
+def test_an_over_long_value_costs_itself_not_the_run_nor_gigabytes(
+    sample: Path, length: int, words: str
+) -> None:
+    rows = _bank_rows(sample)
+    rows[1][rows[0].index("address")] = "福建省福州市" * (length // 6)
+    with (sample / "long.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    result, peak = _peak_rss_mb("link", "long.csv", "s/court.csv", "--out", "long.pairs.csv", cwd=sample)
+    assert result.returncode == 0, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert peak < 1024, f"peak RSS {peak:.0f} MB"
+    pairs = (sample / "long.pairs.csv").read_text(encoding="utf-8").splitlines()
+    assert len(pairs) > 250
+
+
+def test_a_field_over_16_mb_is_a_warning_not_a_traceback(tmp_path: Path) -> None:
+    text = "id,name,phone,address\n1,王伟,13912345678,福州\n2,王伟,13912345678,福州\n"
+    _write(tmp_path / "huge.csv", text + "3,李娜,13912345679," + "x" * (17 * 1024 * 1024) + "\n")
+    result = _run("link", "huge.csv", "--out", "out.csv", cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "row 4" in " ".join(result.stderr.split())
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8").startswith("left_id,right_id,probability")
+
+
+def test_a_file_without_a_header_is_refused_without_showing_its_phones(tmp_path: Path) -> None:
+    _write(tmp_path / "nohdr.csv", "王伟,13912345678\n李娜,13912345679\n")
+    result = _run("link", "nohdr.csv", "--out", "out.csv", cwd=tmp_path)
+    assert result.returncode == 2 and "no 'id' column" in result.stderr
+    assert "13912345678" not in result.stderr and "139******78" in result.stderr

@@ -70,7 +70,11 @@ def test_two_processes_never_reconcile_at_once(db_url: str, tmp_path: Path) -> N
     )
     try:
         _wait_for(started, first)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CONTACTFIX_") or k == "CONTACTFIX_DATA_KEY"
+        }
         env["CONTACTFIX_DATABASE_URL"] = db_url
         second = subprocess.run(
             [str(Path(sys.executable).parent / "contactfix"), "reconcile", "--json"],

@@ -155,6 +155,19 @@ def test_a_slip_of_the_pen_is_the_same_number() -> None:
     assert swapped != typed
 
 
+def test_a_number_the_bank_holds_as_someone_elses_never_repairs() -> None:
+    # The bank's emergency-contact column (紧急联系人电话) names a relative's number; a filing that
+    # carries it as the debtor's does not make it theirs.
+    relative = own_bank(NEW, line_type="third_party")
+    ranked = rank_contacts(
+        [relative, court(NEW, dt.date(2026, 3, 1)), court(OLD, dt.date(2022, 1, 1))], as_of=AS_OF
+    )
+    new, old = by_value(ranked)[NEW], by_value(ranked)[OLD]
+    assert new.features.third_party and "third_party" in new.flags and not new.features.known_failed
+    assert phones(ranked) == [OLD, NEW] and old.features.superseded == 0
+    assert repairing(ranked) is old
+
+
 def test_recency_raises_confidence_and_independent_sources_break_ties() -> None:
     old = rank_contacts([court(NEW, dt.date(2020, 1, 1))], as_of=AS_OF)[0]
     recent = rank_contacts([court(NEW, dt.date(2026, 1, 1))], as_of=AS_OF)[0]

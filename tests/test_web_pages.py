@@ -86,6 +86,21 @@ def test_secure_cookie_by_default(world: WebWorld, tmp_path: Path) -> None:
     assert "secure" in cookie and "httponly" in cookie
 
 
+def test_without_a_secret_every_worker_signs_sessions_with_the_data_keys(
+    world: WebWorld, tmp_path: Path
+) -> None:
+    from contactfix.api import create_app
+    from contactfix.settings import load_settings
+
+    settings = load_settings(environ={}, database_url=world.url, web_secure_cookies=False)
+    assert settings.web_session_secret is None
+    first, second = create_app(settings, world.engine), create_app(settings, world.engine)
+    with TestClient(first, follow_redirects=False) as one, TestClient(second, follow_redirects=False) as two:
+        sign_in(one, "ops")
+        two.cookies.update(one.cookies)
+        assert two.get("/ops").status_code == 200
+
+
 def test_sign_in_sends_each_role_home_and_sign_out_ends_it(client: TestClient) -> None:
     token = csrf_of(client, "/login")
     wrong = client.post("/login", data={"login": "med-a", "password": "nope", "csrf_token": token})

@@ -40,6 +40,7 @@ from connectors.aliyun_rpc import (
     PushBatch,
     RejectedEntry,
     e164_from_china,
+    flat_entry,
     local_time,
     log_rejected,
     national_number,
@@ -59,6 +60,7 @@ API_VERSION = "2017-05-25"
 MIN_AHEAD = timedelta(minutes=1)  # BindAxb: Expiration must be more than a minute ahead
 GONE_CODES = frozenset({"isv.SUBS_NOT_EXIST"})
 INTERCEPTED = 4
+MAX_ID_CHARS = 128  # a provider's id longer than this is no id of theirs
 
 
 @dataclass(frozen=True, repr=False)
@@ -221,16 +223,19 @@ class AliyunAxbConnector(AliyunRpcConnector):
         return expires_at.replace(microsecond=0)  # what the provider keeps
 
 
-def parse_axb_call_records(body: bytes, *, timezone: str = "Asia/Shanghai") -> PushBatch[CallRecord]:
+def parse_axb_call_records(
+    body: bytes, *, timezone: str = "Asia/Shanghai", max_entries: int | None = None
+) -> PushBatch[CallRecord]:
     """The call records of one SecretReport push, in arrival order, one per ``call_id``.
 
-    An entry that cannot be read (no ``call_id`` or ``sub_id``, an unreadable number or time, not an
-    object) is listed in ``rejected`` with its position and logged; the others are kept. Records
-    repeated in later pushes are the consumer's to drop (key on ``call_id``). Raises ``ValueError``
-    when the body is not a JSON array.
+    An entry that cannot be read (no ``call_id`` or ``sub_id``, either over 128 characters, an
+    unreadable number, type or time, not a flat object) is listed in ``rejected`` with its position
+    and logged; the others are kept. Records repeated in later pushes are the consumer's to drop (key
+    on ``call_id``). Raises ``ValueError`` when the body is not a JSON array of at most
+    ``max_entries`` entries (:class:`~connectors.aliyun_rpc.PushTooLarge` for too many).
     """
     zone = ZoneInfo(timezone)
-    entries = read_push(body, PROVIDER)
+    entries = read_push(body, PROVIDER, max_entries)
     records: PushBatch[CallRecord] = PushBatch()
     seen: set[str] = set()
     for index, entry in enumerate(entries):
@@ -248,11 +253,10 @@ def parse_axb_call_records(body: bytes, *, timezone: str = "Asia/Shanghai") -> P
 
 
 def _call_record(entry: Any, zone: ZoneInfo) -> CallRecord:
-    if not isinstance(entry, dict):
-        raise TypeError("entry is not an object")
+    entry = flat_entry(entry)
     call_id, subs_id = _text(entry, "call_id"), _text(entry, "sub_id")  # sub_id is pushed as a number
     a_number, b_number = _number(entry, "phone_no"), _number(entry, "peer_no")
-    call_type = int(entry.get("call_type") or 0)
+    call_type = _small_int(entry.get("call_type"), "call_type") or 0
     caller, called = (b_number, a_number) if call_type == 1 else (a_number, b_number)
     release_time = local_time(entry["release_time"], zone)
     start_time = local_time(entry.get("start_time") or entry["release_time"], zone)
@@ -267,11 +271,11 @@ def _call_record(entry: Any, zone: ZoneInfo) -> CallRecord:
         call_time=local_time(entry["call_time"], zone),
         start_time=start_time,
         release_time=release_time,
-        release_cause=int(cause) if cause not in (None, "") else None,
+        release_cause=_small_int(cause, "release_cause"),
         duration=duration,
         answered=duration > 0,
         intercepted=call_type == INTERCEPTED,
-        idempotency_key=str(entry.get("out_id") or "") or None,
+        idempotency_key=str(entry.get("out_id") or "")[:MAX_ID_CHARS] or None,
     )
 
 
@@ -279,7 +283,21 @@ def _text(entry: dict[str, Any], name: str) -> str:
     value = str(entry[name] if entry[name] is not None else "").strip()
     if not value:
         raise ValueError(f"{name} is empty")
+    if len(value) > MAX_ID_CHARS:
+        raise ValueError(f"{name} is longer than {MAX_ID_CHARS} characters")
     return value
+
+
+def _small_int(value: object, name: str) -> int | None:
+    """A code pushed as a number or digits (None when absent); ValueError when it is anything else."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{name} is not a whole number")
+    text = str(value).strip()
+    if not (text.isdigit() and len(text) <= 9):
+        raise ValueError(f"{name} is not a small whole number")
+    return int(text)
 
 
 def _number(entry: dict[str, Any], name: str) -> str:

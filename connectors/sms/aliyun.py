@@ -43,6 +43,7 @@ from connectors.aliyun_rpc import (
     Clock,
     PushBatch,
     RejectedEntry,
+    flat_entry,
     local_time,
     log_rejected,
     new_nonce,
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 PROVIDER = "aliyun-sms"
 DEFAULT_ENDPOINT = "https://dysmsapi.aliyuncs.com"
 API_VERSION = "2017-05-25"
+MAX_ID_CHARS = 128  # a provider's id longer than this is no id of theirs
 REMEMBERED_SENDS = 10_000  # keys whose result a repeated send returns without a second request
 
 # A failed report's err_code; carriers pass SMPP's words through. Anything else failed is FAILED.
@@ -185,34 +187,37 @@ def sms_recipient(e164: str) -> str:
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
 
 
-def parse_aliyun_reports(body: bytes) -> PushBatch[AliyunSmsReport]:
+def parse_aliyun_reports(body: bytes, *, max_entries: int | None = None) -> PushBatch[AliyunSmsReport]:
     """The receipts of one SmsReport push, in arrival order, exact repeats dropped.
 
-    An entry that cannot be read (no ``biz_id``, an unreadable ``report_time``, ``success`` not a
-    boolean, not an object) is listed in ``rejected`` with its position and logged; the others are
-    kept. Raises ``ValueError`` when the body is not a JSON array at all (answer the push with an error
-    so the provider sends it again).
+    An entry that cannot be read (no ``biz_id`` or one over 128 characters, an unreadable
+    ``report_time``, ``success`` not a boolean, not a flat object) is listed in ``rejected`` with its
+    position and logged; the others are kept. Raises ``ValueError`` when the body is not a JSON array
+    of at most ``max_entries`` entries (:class:`~connectors.aliyun_rpc.PushTooLarge` for too many).
     """
-    entries = read_push(body, PROVIDER)
+    entries = read_push(body, PROVIDER, max_entries)
     reports: PushBatch[AliyunSmsReport] = PushBatch()
+    seen: set[AliyunSmsReport] = set()  # a set: a list's ``in`` made a push of n reports cost n²
     for index, entry in enumerate(entries):
         try:
             report = _report(entry)
         except (KeyError, TypeError, ValueError) as exc:
             reports.rejected.append(RejectedEntry(index, _reason(exc)))
             continue
-        if report not in reports:
+        if report not in seen:
+            seen.add(report)
             reports.append(report)
     log_rejected(PROVIDER, reports.rejected, len(entries))
     return reports
 
 
 def _report(entry: Any) -> AliyunSmsReport:
-    if not isinstance(entry, dict):
-        raise TypeError("entry is not an object")
-    biz_id = str(entry["biz_id"] or "")
+    entry = flat_entry(entry)
+    biz_id = str(entry["biz_id"] or "").strip()
     if not biz_id:
         raise ValueError("biz_id is empty")
+    if len(biz_id) > MAX_ID_CHARS:
+        raise ValueError(f"biz_id is longer than {MAX_ID_CHARS} characters")
     delivered = _flag(entry["success"])
     code = str(entry.get("err_code") or "") or None
     if delivered:
@@ -226,8 +231,8 @@ def _report(entry: Any) -> AliyunSmsReport:
         status=status,
         at=local_time(entry["report_time"], BEIJING),
         error_code=None if delivered else code,
-        idempotency_key=str(entry.get("out_id") or "") or None,
-        parts=int(size) if size.isdigit() else None,
+        idempotency_key=str(entry.get("out_id") or "")[:MAX_ID_CHARS] or None,
+        parts=int(size) if size.isdigit() and len(size) < 6 else None,
         error_message=mask_text(message) if message and not delivered else None,
     )
 

@@ -1,7 +1,9 @@
-"""``contactfix link``: link two CSV files of people, or deduplicate one (the contract in DESIGN.md).
+"""``contactfix link``: link two files of people, or deduplicate one (the contract in DESIGN.md).
 
-Reads CSV with the standard library and hands numpy columns to :mod:`matchers`, so the command never
-imports pandas: on a 5,000 × 5,000 link, start-up is most of the run.
+Reads what ``contactfix submit`` reads (CSV in UTF-8 or GB18030, XLSX, JSON lines; English or
+Chinese headers) through :mod:`contactfix.intake.linkfiles` and hands numpy columns to
+:mod:`matchers`, so the command never imports pandas: on a 5,000 × 5,000 link, start-up is most of
+the run.
 """
 
 from __future__ import annotations
@@ -18,93 +20,6 @@ from rich.progress import TaskID
 
 from contactfix.cli.app import app
 from contactfix.errors import IntakeError
-
-_ENCODINGS = (("utf-8-sig", None), ("gb18030", "read as GB18030 (not UTF-8)"))
-# Above this size a CSV file is read with pyarrow (when installed); below, import time would dominate.
-_ARROW_FROM_BYTES = 16 * 1024 * 1024
-# Fields can be long (addresses with notes); the default limit of 128 KiB stops real exports.
-csv.field_size_limit(16 * 1024 * 1024)
-
-
-def _decode(path: Path, label: str, warnings: list[str]) -> str:
-    """The file's text: UTF-8 (BOM allowed), else GB18030 with a warning; IntakeError otherwise."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IntakeError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
-    first_error: UnicodeDecodeError | None = None
-    for encoding, note in _ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            first_error = first_error or exc
-            continue
-        if note:
-            warnings.append(f"{label}: {note}")
-        return text
-    offset = first_error.start if first_error else 0
-    raise IntakeError(
-        f"{label}: not UTF-8 text (undecodable byte at offset {offset}); save the file as UTF-8"
-    )
-
-
-def _read_with_arrow(path: Path, label: str) -> object | None:
-    """The table read by pyarrow (multithreaded, columnar), or None when pyarrow is absent or the file
-    is not plain UTF-8 CSV (the standard-library path then reports or works around the problem)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:
-        return None
-    from matchers.inputs import table_from_arrow
-
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        return None
-    try:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return None
-    raw = table_from_arrow(table, label)
-    del table
-    # Arrow's allocator keeps freed pages for reuse by Arrow only; hand them back (about 250 MB a file).
-    pa.default_memory_pool().release_unused()
-    return raw
-
-
-def read_table(path: Path, warnings: list[str]) -> object:
-    """A :class:`matchers.normalize.RawTable` from a CSV file with a header row and an ``id`` column.
-
-    Large files go through pyarrow when it is installed (ten times faster, a fraction of the memory);
-    small ones, and files that are not clean UTF-8, through the csv module.
-    """
-    from matchers.inputs import table_from_columns
-
-    label = path.name
-    if path.is_file() and path.stat().st_size > _ARROW_FROM_BYTES:
-        table = _read_with_arrow(path, label)
-        if table is not None:
-            return table
-    text = _decode(path, label, warnings)
-    rows = list(csv.reader(text.splitlines()))
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
-    if not rows:
-        raise IntakeError(f"{label}: the file is empty (no header row)")
-    header, body = rows[0], rows[1:]
-    width = len(header)
-    ragged = sum(1 for row in body if len(row) != width)
-    if ragged:
-        warnings.append(f"{label}: {ragged} row(s) do not have {width} fields; missing fields are blank")
-    body = [(row + [""] * width)[:width] for row in body]
-    columns = {name: [row[k] for row in body] for k, name in enumerate(header)}
-    return table_from_columns(header, columns, label)
 
 
 def _write_csv(path: Path, rows: object) -> None:
@@ -174,9 +89,9 @@ def _report(console: Console, result: object, started: float, reading: float, wr
 
 @app.command("link")
 def link(
-    left: Annotated[Path, typer.Argument(help="CSV with a header and an 'id' column.")],
+    left: Annotated[Path, typer.Argument(help="CSV, XLSX or JSON lines with a header and an 'id' column.")],
     right: Annotated[
-        Path | None, typer.Argument(help="Second CSV to link against; omit to deduplicate LEFT.")
+        Path | None, typer.Argument(help="Second file to link against; omit to deduplicate LEFT.")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Where to write left_id,right_id,probability.")] = Path(
         "pairs.csv"
@@ -194,11 +109,16 @@ def link(
     started = time.perf_counter()
     console = Console(stderr=True)
     warnings: list[str] = []
+    from contactfix.intake.linkfiles import read_link_table
+    from contactfix.intake.receipt import mask_digit_runs
     from matchers import LinkSettings, MatchersError
     from matchers.linker import Linker
 
     try:
-        tables = [read_table(left, warnings), read_table(right, warnings) if right is not None else None]
+        tables = [
+            read_link_table(left, warnings),
+            read_link_table(right, warnings) if right is not None else None,
+        ]
         reading = time.perf_counter() - started
         settings = LinkSettings(threshold=threshold)
         labels = (left.name, right.name if right is not None else left.name)
@@ -207,7 +127,7 @@ def link(
             # Hand the tables over without keeping a reference, so the linker can free them early.
             result = linker.link_tables(tables.pop(0), tables.pop(0), labels=labels)  # type: ignore[arg-type]
     except MatchersError as exc:
-        raise IntakeError(str(exc)) from None
+        raise IntakeError(mask_digit_runs(str(exc))) from None
     for warning in [*warnings, *result.warnings]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     write_start = time.perf_counter()

@@ -11,7 +11,6 @@ repair twice, in a rerun or after a crash, inserts nothing new.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.mediators import assign_cases
+from contactfix.privacy import PURPOSE_DISPATCH, KeyedHash, keyed_hash
 
 __all__ = [
     "PURPOSE_REPAIRED",
@@ -59,18 +59,27 @@ class PlanCounts:
     unassigned: int = 0
 
 
-def idempotency_key(debtor_id: int, contact_channel: str, value: str, channel: str, purpose: str) -> str:
-    """SHA-256 hex of (debtor, contact, channel, purpose): the same on every run, and free of PII.
-
-    It travels with the message (outbox line, provider OutId), whose recipient details are there
-    anyway, so hashing without a secret gives away nothing the message does not already carry.
+def idempotency_key(
+    debtor_id: int,
+    contact_channel: str,
+    value: str,
+    channel: str,
+    purpose: str,
+    hasher: KeyedHash | None = None,
+) -> str:
+    """HMAC-SHA-256 hex of (debtor, contact, channel, purpose) under the deployment's dispatch key
+    (``hasher``; the process keyring's by default): the same on every run, free of PII, and neither
+    computable nor reversible without the key (it travels with the message to providers and the outbox).
     """
     text = "\x1f".join((str(debtor_id), contact_channel, value, channel, purpose))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return (hasher or keyed_hash(PURPOSE_DISPATCH)).hexdigest(text, 64)
 
 
 def plan_dispatches(
-    session: Session, repaired: Mapping[int, PlannedContact], run_id: int | None
+    session: Session,
+    repaired: Mapping[int, PlannedContact],
+    run_id: int | None,
+    hasher: KeyedHash | None = None,
 ) -> PlanCounts:
     """Write one pending dispatch per repaired debtor (debtor id → its repairing contact).
 
@@ -82,13 +91,16 @@ def plan_dispatches(
     if not repaired:
         return counts
     mediators = assign_cases(session, repaired)
+    hasher = hasher or keyed_hash(PURPOSE_DISPATCH)
     rows: list[dict[str, Any]] = []
     for debtor_id, contact in sorted(repaired.items()):
         mediator_id = mediators.get(debtor_id)
         if mediator_id is None:
             counts.unassigned += 1
             continue
-        key = idempotency_key(debtor_id, contact.channel, contact.value, CHANNEL_SMS, PURPOSE_REPAIRED)
+        key = idempotency_key(
+            debtor_id, contact.channel, contact.value, CHANNEL_SMS, PURPOSE_REPAIRED, hasher
+        )
         rows.append(
             {
                 "idempotency_key": key,

@@ -6,13 +6,14 @@ refills it at ``rate_per_s`` up to ``burst`` since ``at`` and takes ``cost`` tok
 asked for has them, or none at all. Time comes from Redis ``TIME``, so worker clocks do not matter;
 tests inject a clock instead. Idle buckets expire once they would be full again (absent == full).
 
-Keys: ``contactfix:rl:connector:<name>`` and ``contactfix:rl:recipient:<sha256 of the recipient>`` —
-a phone number never appears in Redis in the clear.
+Keys: ``contactfix:rl:connector:<name>`` and ``contactfix:rl:recipient:<HMAC of the recipient>`` — a
+phone number never appears in Redis, in the clear or as a digest anyone could recompute: the HMAC-SHA-256
+(128 bits kept) is under the deployment's rate-limit key (:mod:`contactfix.privacy`), so reading Redis
+and trying every number finds nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from contactfix.dispatch.errors import DispatchUnavailable, InvalidRateLimit
+from contactfix.privacy import PURPOSE_RATELIMIT, KeyedHash, keyed_hash
 
 NAMESPACE = "contactfix:rl"
 # Buckets outlive their refill time by this much, so a bucket is never dropped while still filling.
@@ -122,12 +124,14 @@ def connector_key(name: str) -> str:
     return f"{NAMESPACE}:connector:{name}"
 
 
-def recipient_key(recipient: str) -> str:
-    """The bucket key of one recipient (pass the E.164 number): its SHA-256, never the number itself."""
+def recipient_key(recipient: str, hasher: KeyedHash | None = None) -> str:
+    """The bucket key of one recipient (pass the E.164 number): its keyed hash under the rate-limit
+    key (``hasher``; the process keyring's by default), never the number nor a plain digest of it."""
     normalised = recipient.strip()
     if not normalised:
         raise InvalidRateLimit("recipient is empty")
-    return f"{NAMESPACE}:recipient:{hashlib.sha256(normalised.encode('utf-8')).hexdigest()}"
+    digest = (hasher or keyed_hash(PURPOSE_RATELIMIT)).hexdigest(normalised, 32)
+    return f"{NAMESPACE}:recipient:{digest}"
 
 
 class RateLimiter:

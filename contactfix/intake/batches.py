@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, update
 
 from contactfix.db.models import Submission
-from contactfix.intake.reader import RawRow, Table
+from contactfix.intake.reader import RawRow, Table, UnreadableRow
 from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
 from contactfix.intake.rows import RowNormaliser
 from contactfix.intake.staging import StagedRecord, merge_staged
@@ -216,8 +216,8 @@ def _chunks(table: Table, size: int) -> Iterator[list[RawRow]]:
 
 
 def _blank(cells: list[Any]) -> bool:
-    try:
-        return not "".join(cells).strip()  # a CSV row: all text, checked in one C call
+    try:  # a CSV row: all text, checked in one C call; an unreadable row has no cells but counts
+        return not "".join(cells).strip() and type(cells) is not UnreadableRow
     except TypeError:
         return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 

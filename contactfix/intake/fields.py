@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from contactfix.db.models import Contact, Debtor, SourceRecord
 from contactfix.intake.reader import Cell
-from contactfix.intake.receipt import Issue
+from contactfix.intake.receipt import Issue, error_text
 from contactfix.intake.values import BadValue, cell_text, excel_mangled, parse_date, parse_gender, split_multi
 from matchers.errors import InvalidCreditCode, InvalidIdNumber, InvalidPhone
 from matchers.identifiers import Phone, mask_id, mask_phone, parse_credit_code, parse_phone, parse_resident_id
@@ -63,7 +63,10 @@ _COLUMN_LENGTH = {
     "product": _length(Debtor.__table__.c.product),
     "email": _length(Contact.__table__.c.value),
     "phone": _length(Contact.__table__.c.value),
+    "third_party_phone": _length(Contact.__table__.c.value),
 }
+# The line type that marks a phone the bank holds for someone else (its emergency-contact columns).
+THIRD_PARTY = "third_party"
 
 
 @dataclass(slots=True)
@@ -208,7 +211,9 @@ def _credit_code(row: RowCells, text: str, canon: str) -> Identity | None:
     try:
         return Identity("credit_code", parse_credit_code(canon).code)
     except InvalidCreditCode as exc:
-        row.warn("id_number", f"invalid unified social credit code {mask_id(text)}: {exc}; dropped")
+        row.warn(
+            "id_number", f"invalid unified social credit code {mask_id(text)}: {error_text(exc)}; dropped"
+        )
         return None
 
 
@@ -218,7 +223,7 @@ def _other_identity(
     """A value that is not a resident ID: a bad one (warning) or another kind of identifier."""
     if hint is None and not _RESIDENT_SHAPE.fullmatch(canon) and _OTHER_ID.fullmatch(canon):
         return Identity("other", canon)
-    reason = f"invalid ID number {mask_id(text)}: {exc}"
+    reason = f"invalid ID number {mask_id(text)}: {error_text(exc)}"
     if len(canon) == 18 and canon.isdigit() and canon.endswith("000"):
         reason += " (ends in 000: Excel may have cut the digits beyond the 15th)"
     row.warn("id_number", reason + "; dropped")
@@ -233,7 +238,7 @@ def read_birth_date(row: RowCells, identity: Identity | None, today: dt.date) ->
         try:
             given = parse_date(cell, earliest=_BIRTH_RANGE[0], latest=today)
         except BadValue as exc:
-            row.warn("birth_date", f"{exc}, dropped")
+            row.warn("birth_date", f"{error_text(exc)}, dropped")
     if from_id is not None and given is not None and given != from_id:
         row.warn("birth_date", "contradicts the birth date in the ID number; the ID's is kept")
     return from_id or given
@@ -247,24 +252,27 @@ def read_gender(row: RowCells, identity: Identity | None) -> str | None:
         try:
             given = parse_gender(cell)
         except BadValue as exc:
-            row.warn("gender", f"{exc}, dropped")
+            row.warn("gender", f"{error_text(exc)}, dropped")
     if from_id is not None and given is not None and given != from_id:
         row.warn("gender", "contradicts the gender in the ID number; the ID's is kept")
     return from_id or given
 
 
-def read_phones(row: RowCells) -> list[ContactValue]:
+def read_phones(row: RowCells, field_name: str = "phone") -> list[ContactValue]:
+    """The phones of the row's ``field_name`` columns; those of ``third_party_phone`` (someone else's
+    number the bank holds for the debtor) carry the line type :data:`THIRD_PARTY`."""
     found: dict[str, ContactValue] = {}
-    for cell in row.all("phone"):
+    for cell in row.all(field_name):
         text = cell_text(cell)
-        if not row.fits("phone", text):
+        if not row.fits(field_name, text):
             continue
         for part in split_multi(text):
             phones = _phones_in(row, part)
             for raw, phone in phones:
+                line_type = THIRD_PARTY if field_name == "third_party_phone" else phone.line_type
                 found.setdefault(
                     phone.e164,
-                    ContactValue("phone", phone.e164, raw, phone.line_type, phone.region, phone.carrier),
+                    ContactValue("phone", phone.e164, raw, line_type, phone.region, phone.carrier),
                 )
     return list(found.values())
 
@@ -280,14 +288,14 @@ def _phones_in(row: RowCells, part: str) -> list[tuple[str, Phone]]:
     except InvalidPhone as exc:
         pieces = part.split()
         if len(pieces) == 1 or any(sum(ch.isdigit() for ch in piece) < _MIN_PHONE_DIGITS for piece in pieces):
-            row.warn("phone", f"invalid phone {mask_phone(part)}: {exc}; dropped")
+            row.warn("phone", f"invalid phone {mask_phone(part)}: {error_text(exc)}; dropped")
             return []
     found: list[tuple[str, Phone]] = []
     for piece in pieces:
         try:
             found.append((piece, parse_phone(piece)))
         except InvalidPhone as exc:
-            row.warn("phone", f"invalid phone {mask_phone(piece)}: {exc}; dropped")
+            row.warn("phone", f"invalid phone {mask_phone(piece)}: {error_text(exc)}; dropped")
     return found
 
 

@@ -30,7 +30,7 @@ __all__ = [
 Kind = Literal["bank", "court"]
 
 # Fields whose every column is kept: a bank often has 手机号 and 联系电话, 户籍地址 and 现住址.
-MULTI_VALUED = frozenset({"phone", "address", "email"})
+MULTI_VALUED = frozenset({"phone", "address", "email", "third_party_phone"})
 
 _COMMON: dict[str, tuple[str, ...]] = {
     "reference": (
@@ -172,12 +172,34 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "currency": ("currency", "币种", "货币"),
     "product": ("product", "productname", "产品", "产品名称", "贷款产品", "业务品种", "贷款品种"),
 }
+# The day the bank lost the debtor: its contacts are known to have failed as of then. And the numbers
+# of other people the bank holds for the debtor (an emergency contact, a spouse): never the debtor's.
+_BANK: dict[str, tuple[str, ...]] = {
+    "lost_on": ("lostdate", "lostsince", "失联日期", "失联时间", "最后联系日期", "最后联系时间"),
+    "third_party_phone": (
+        "emergencyphone",
+        "emergencycontactphone",
+        "contactpersonphone",
+        "紧急联系人电话",
+        "紧急联系人手机",
+        "紧急联系人手机号",
+        "紧急联系人号码",
+        "紧急联系电话",
+        "联系人电话",
+        "联系人手机",
+        "亲属电话",
+        "亲属联系电话",
+        "配偶电话",
+        "配偶手机",
+        "家属电话",
+    ),
+}
 _COURT: dict[str, tuple[str, ...]] = {
     "case_number": ("casenumber", "caseno", "case", "案号", "案件编号", "案件号"),
     "role": ("role", "partyrole", "诉讼地位", "当事人地位", "角色", "身份"),
     "filed_on": ("filedon", "fileddate", "filingdate", "立案日期", "立案时间", "收案日期", "受理日期"),
 }
-BANK_FIELDS = frozenset(_COMMON)
+BANK_FIELDS = frozenset(_COMMON) | frozenset(_BANK)
 COURT_FIELDS = frozenset(_COMMON) | frozenset(_COURT)
 
 _UNIT = re.compile(r"[(\[【][^)\]】]*[)\]】]")
@@ -200,7 +222,7 @@ def _alias_table(groups: Sequence[dict[str, tuple[str, ...]]]) -> dict[str, str]
 
 
 _ALIASES: dict[str, dict[str, str]] = {
-    "bank": _alias_table([_COMMON]),
+    "bank": _alias_table([_COMMON, _BANK]),
     "court": _alias_table([_COMMON, _COURT]),
 }
 

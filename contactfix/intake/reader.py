@@ -6,7 +6,9 @@ holding ``xl/workbook.xml``; JSON lines start with ``{``; anything else must be 
 text"), or GB18030. A file that is none of these raises :class:`IntakeError` naming the cause.
 
 :func:`inspect_file` reads the whole file once (SHA-256 and a strict decode), so a bad byte is
-found before anything is stored; :func:`read_rows` then streams the rows in bounded memory.
+found before anything is stored; :func:`open_table` then streams the rows in bounded memory. A row
+that cannot be read on its own (a field or line over the limit, JSON nested too deeply) comes out as
+an :class:`UnreadableRow` and the rows after it are read as usual.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import datetime as dt
 import hashlib
 import io
 import itertools
-import json
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -26,22 +27,17 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from contactfix.errors import IntakeError
+from contactfix.intake.cells import Cell, RawRow, UnreadableRow
 from contactfix.intake.receipt import mask_digit_runs
+from contactfix.intake.textrows import delimited_rows, json_rows
 
-__all__ = ["Cell", "FileFacts", "RawRow", "Table", "inspect_file", "open_table"]
-
-Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
-RawRow = tuple[int, list[Cell]]
-"""(row number as a person sees it, cell values). Header = row 1 in a spreadsheet or CSV."""
+__all__ = ["Cell", "FileFacts", "RawRow", "Table", "UnreadableRow", "inspect_file", "open_table"]
 
 Format = Literal["csv", "xlsx", "jsonl"]
 
 _CHUNK = 1 << 20
 _SAMPLE = 64 * 1024
 _DELIMITERS = (",", "\t", ";", "|")
-# A field this long in delimited text is almost always an unbalanced quote swallowing the file.
-_CSV_FIELD_LIMIT = 1 << 17
-
 # Magic numbers of files people upload by mistake, so the error says what the file is.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -193,6 +189,8 @@ def open_table(facts: FileFacts, recognise: Callable[[Sequence[str]], bool]) -> 
 
 
 def _blank(cells: Sequence[Cell]) -> bool:
+    if type(cells) is UnreadableRow:
+        return False
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 
@@ -203,37 +201,14 @@ def _texts(cells: Sequence[Cell]) -> list[str]:
 def _json_rows(
     facts: FileFacts, headers: list[str], first_rows: list[int], counter: _ByteCounter
 ) -> Iterator[RawRow]:
-    """Each JSON-lines object as a row aligned to ``headers`` (extended in place by new keys)."""
-    index: dict[str, int] = {}
     with _open_text(facts, counter) as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise IntakeError(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
-            if not isinstance(obj, dict):
-                raise IntakeError(f"line {number}: a JSON object was expected, found {type(obj).__name__}")
-            cells: list[Cell] = [None] * len(headers)
-            for key, value in obj.items():
-                position = index.get(key)
-                if position is None:
-                    position = index[key] = len(headers)
-                    headers.append(str(key))
-                    first_rows.append(number)
-                    cells.append(None)
-                cells[position] = _json_cell(value)
-            yield number, cells
+        yield from json_rows(fh, headers, first_rows)
 
 
-def _json_cell(value: object) -> Cell:
-    if isinstance(value, list):
-        # several phones or addresses given as a JSON array: one cell, separated as in a spreadsheet
-        return ";".join(str(item) for item in value if item is not None)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+def _csv_rows(facts: FileFacts, counter: _ByteCounter) -> Iterator[RawRow]:
+    assert facts.delimiter is not None
+    with _open_text(facts, counter) as fh:
+        yield from delimited_rows(fh, facts.delimiter)
 
 
 def _shown(path: Path) -> str:
@@ -362,22 +337,6 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
     return best[2]
 
 
-def _csv_rows(facts: FileFacts, counter: _ByteCounter) -> Iterator[RawRow]:
-    assert facts.delimiter is not None
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with _open_text(facts, counter) as fh:
-        # strict: a quote left open at the end of the file is an error, not one huge last field
-        reader = csv.reader(fh, delimiter=facts.delimiter, strict=True)
-        number = 0
-        try:
-            for number, row in enumerate(reader, start=1):
-                yield number, list(row)
-        except csv.Error as exc:
-            raise IntakeError(
-                f"row {number + 1}: the CSV cannot be read ({exc}) — an unbalanced quote?"
-            ) from exc
-
-
 def _xlsx_rows(path: Path, recognise: Callable[[Sequence[str]], bool]) -> Iterator[RawRow]:
     import openpyxl  # imported here: most submissions are CSV, and openpyxl takes a while to import
 
@@ -389,6 +348,7 @@ def _xlsx_rows(path: Path, recognise: Callable[[Sequence[str]], bool]) -> Iterat
         raise IntakeError(
             f"{_shown(path)}: the XLSX workbook cannot be opened ({type(exc).__name__})"
         ) from exc
+    number = 0
     try:
         sheet = _choose_sheet(list(workbook.worksheets), recognise)
         if sheet is None:
@@ -396,8 +356,13 @@ def _xlsx_rows(path: Path, recognise: Callable[[Sequence[str]], bool]) -> Iterat
         sheet.reset_dimensions()  # some writers record a wrong size; read what is really there
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, [_xlsx_cell(value) for value in row]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise IntakeError(f"{_shown(path)}: the XLSX workbook is damaged ({type(exc).__name__})") from exc
+    except IntakeError:
+        raise
+    except Exception as exc:  # as at opening: damaged XML, a number int() refuses (over 4,300 digits) …
+        raise IntakeError(
+            f"{_shown(path)}: the XLSX workbook cannot be read past row {number} ({type(exc).__name__}):"
+            " damaged, or a cell holds what Excel cannot (such as a number of over 4,300 digits)"
+        ) from exc
     finally:
         workbook.close()
         stream.close()

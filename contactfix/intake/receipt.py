@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["REJECTED_PREFIX", "Issue", "Receipt", "issues_csv_path", "mask_digit_runs", "write_issues_csv"]
+__all__ = [
+    "REJECTED_PREFIX",
+    "Issue",
+    "Receipt",
+    "error_text",
+    "issues_csv_path",
+    "mask_digit_runs",
+    "write_issues_csv",
+]
 
 Severity = Literal["warning", "rejected"]
 REJECTED_PREFIX = "rejected: "
@@ -35,6 +43,12 @@ def mask_digit_runs(text: str) -> str:
         return run[:3] + "*" * (len(run) - 5) + run[-2:]
 
     return _DIGIT_RUN.sub(mask, text)
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception's message as a reason may quote it: a library's text can hold the value it
+    refused (Python's own often does), so every digit run in it is masked."""
+    return mask_digit_runs(str(exc))
 
 
 @dataclass(frozen=True, slots=True)

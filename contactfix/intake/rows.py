@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Literal
 
 from contactfix.intake.fields import (
+    THIRD_PARTY,
     ContactValue,
     Identity,
     RowCells,
@@ -29,8 +30,8 @@ from contactfix.intake.fields import (
     read_phones,
 )
 from contactfix.intake.headers import HeaderMap
-from contactfix.intake.reader import Cell
-from contactfix.intake.receipt import Issue
+from contactfix.intake.reader import Cell, UnreadableRow
+from contactfix.intake.receipt import Issue, error_text
 from contactfix.intake.values import BadValue, cell_text, parse_amount, parse_currency, parse_date
 from matchers.errors import InvalidCaseNumber
 from matchers.identifiers import (
@@ -128,6 +129,8 @@ class RowNormaliser:
 
     def normalise(self, number: int, cells: Sequence[Cell]) -> RowResult:
         """Normalise one data row; never raises for bad data (that becomes issues)."""
+        if type(cells) is UnreadableRow:
+            return RowResult(None, [Issue.rejection(number, "row", cells.reason)])
         row = RowCells(number, cells, self.header_map.columns, self.max_field_length)
         if len(cells) > self.header_map.mapped and any(cell_text(c) for c in cells[self.header_map.mapped :]):
             row.warn("row", f"{len(cells)} cells but {self.header_map.mapped} headers: extra cells ignored")
@@ -136,6 +139,9 @@ class RowNormaliser:
         if record is None:
             return RowResult(None, row.issues)
         record.contacts = read_phones(row) + read_addresses(row) + read_emails(row)
+        if self.kind == "bank":
+            own = {c.value for c in record.contacts}
+            record.contacts += [c for c in read_phones(row, "third_party_phone") if c.value not in own]
         record.address = next((c.value for c in record.contacts if c.channel == "address"), None)
         if self.kind == "bank":
             self._bank_fields(row, record)
@@ -144,7 +150,7 @@ class RowNormaliser:
         if (
             record.id_type is None
             and record.birth_date is None
-            and not any(c.channel == "phone" for c in record.contacts)
+            and not any(c.channel == "phone" and c.line_type != THIRD_PARTY for c in record.contacts)
         ):
             row.issues.append(
                 Issue.rejection(number, "name", "a name without an ID number, phone or birth date")
@@ -180,7 +186,7 @@ class RowNormaliser:
     def _bank_fields(self, row: RowCells, record: PartyRecord) -> None:
         record.reference = row.text("reference")
         record.record_key = f"bank:{self.organization_id}:{record.reference}"
-        record.observed_on = self.observed_on
+        record.observed_on = self._lost_on(row)
         record.contract_number = row.text("contract_number")
         record.product = row.text("product")
         amount_cell = row.cell("amount")
@@ -189,13 +195,29 @@ class RowNormaliser:
                 record.amount_owed, currency = parse_amount(amount_cell)
                 record.currency = currency or record.currency
             except BadValue as exc:
-                row.warn("amount", f"{exc}, dropped")
+                row.warn("amount", f"{error_text(exc)}, dropped")
         currency_cell = row.cell("currency")
         if currency_cell is not None:
             try:
                 record.currency = parse_currency(currency_cell)
             except BadValue as exc:
-                row.warn("currency", f"{exc}, {record.currency} assumed")
+                row.warn("currency", f"{error_text(exc)}, {record.currency} assumed")
+
+    def _lost_on(self, row: RowCells) -> dt.date:
+        """The day the bank lost the debtor (``lost_on``), else the submission's date: it dates the
+        bank record, whose contacts are all known to have failed as of then."""
+        cell = row.cell("lost_on")
+        if cell is None:
+            return self.observed_on
+        try:
+            lost_on = parse_date(cell, earliest=_FILED_RANGE[0], latest=_FILED_RANGE[1])
+        except BadValue as exc:
+            row.warn("lost_on", f"{error_text(exc)}; the submission date {self.observed_on} stands")
+            return self.observed_on
+        if lost_on > self.observed_on:
+            row.warn("lost_on", f"after the submission date; the submission date {self.observed_on} stands")
+            return self.observed_on
+        return lost_on
 
     def _court_fields(self, row: RowCells, record: PartyRecord) -> None:
         case_text = row.text("case_number")
@@ -203,7 +225,7 @@ class RowNormaliser:
             try:
                 case = parse_case_number(case_text)
             except InvalidCaseNumber as exc:
-                row.warn("case_number", f"case number does not parse ({exc}); kept as written")
+                row.warn("case_number", f"case number does not parse ({error_text(exc)}); kept as written")
                 record.reference = case_text
             else:
                 record.reference = case.canonical
@@ -221,7 +243,7 @@ class RowNormaliser:
             try:
                 record.observed_on = parse_date(filed, earliest=_FILED_RANGE[0], latest=self.today)
             except BadValue as exc:
-                row.warn("filed_on", f"{exc}, dropped")
+                row.warn("filed_on", f"{error_text(exc)}, dropped")
         record.record_key = _court_key(record, case_text is not None)
 
 

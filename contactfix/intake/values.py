@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 from contactfix.intake.reader import Cell
 
@@ -139,8 +139,9 @@ def parse_amount(cell: Cell) -> tuple[Decimal, str | None]:
         elif text.endswith("亿"):
             scale, text = Decimal(100_000_000), text[:-1]
         try:
+            # Overflow (1e1000000 × 万), InvalidOperation (sNaN, text): all mean "not an amount" here
             value = Decimal(text) * scale
-        except InvalidOperation:
+        except DecimalException:
             raise BadValue("not an amount (expected e.g. 12,345.60 or 1.2万)") from None
     if not value.is_finite():
         raise BadValue("not an amount")

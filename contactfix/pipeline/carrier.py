@@ -295,9 +295,10 @@ class _Pass:
         for row in rows:
             record_audit(
                 session, ACTOR, "carrier.requested", "debtor", row.debtor_id,
-                connector=self.options.connector_name, request_id=row.id, batch_key=key, batch_id=batch_id,
+                connector=self.options.connector_name, request_id=row.id, batch_key=key,
+                batch_id=_safe(batch_id),
                 outcome=outcome, attempt=row.attempts + 1, renewal=bool(row.renewal),
-                id_number=mask_id_number(str(row.id_number)), run_id=self.run_id, error=message,
+                id_number=mask_id_number(str(row.id_number)), run_id=self.run_id, error=_safe(message),
                 authorisation={
                     "kind": row.authorisation_kind, "reference": _safe(row.authorisation_reference),
                     "case_number": _safe(row.case_number),
@@ -447,7 +448,8 @@ def _request(row: Any) -> RepairRequest | None:
 
 
 def _safe(reference: str | None) -> str | None:
-    """An authorisation reference for the audit: as it is, unless it looks like an ID or a phone."""
+    """A reference (an authorisation, a carrier's batch id) for the audit: as it is, unless it looks
+    like an ID or a phone (a hex batch id can hold a run of eleven digits that does)."""
     if reference is None or find_personal_data(reference) is None:
         return reference
     return mask_text(reference)

@@ -111,6 +111,7 @@ class Features:
     rescued: bool = False
     seen: bool = True
     slip: bool = False  # one digit (or two swapped) from a better-attested number of the debtor
+    third_party: bool = False  # the bank holds it as someone else's number (an emergency contact)
 
 
 # The features the weights apply to, in the order of :func:`feature_vector` (Weights' fields after
@@ -235,7 +236,7 @@ def confidence(channel: str, features: Features, weights: Mapping[str, Weights] 
         z += chosen.carrier
     z += REACHED_BONUS * min(features.reached, 1)
     value = features.membership / (1.0 + math.exp(-z))
-    if (features.known_failed and not features.rescued) or features.slip:
+    if (features.known_failed and not features.rescued) or features.slip or features.third_party:
         value = min(value, KNOWN_FAILED_CAP)
     if features.shared:
         value = min(value, SHARED_CONFIDENCE_CAP)

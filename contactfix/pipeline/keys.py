@@ -25,6 +25,7 @@ from contactfix.db.identity_models import BlockingKey
 from contactfix.db.models import SourceRecord
 from contactfix.pipeline.bulk import insert_rows, probe_table, rewrite_table
 from contactfix.pipeline.records import among, batches, chunks
+from contactfix.privacy import PURPOSE_BLOCKING, KeyedHash, keyed_hash
 from matchers.normalize import PersonRecords
 from matchers.stable_keys import RecordKeys, linkable, stable_keys
 
@@ -126,9 +127,15 @@ def versions_to_check(
     return checked, {record_id: (updated_at, stored) for record_id, updated_at, stored in rows}
 
 
-def linkable_keys(records: PersonRecords) -> RecordKeys:
-    """The stable keys of the records that have a field to link by (a name alone gets none)."""
-    keys = stable_keys(records)
+def linkable_keys(records: PersonRecords, hasher: KeyedHash | None = None) -> RecordKeys:
+    """The stable keys of the records that have a field to link by (a name alone gets none).
+
+    Keys are HMACs under the deployment's blocking key (``hasher``; the process keyring's by default):
+    the stored keys of an ID number or a phone cannot be found by hashing every number. A new data
+    key changes every key; a full reconcile rewrites them all.
+    """
+    hasher = hasher or keyed_hash(PURPOSE_BLOCKING)
+    keys = stable_keys(records, digest=hasher.int64)
     return keys.take(linkable(records)[keys.rows])
 
 

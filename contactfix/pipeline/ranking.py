@@ -42,6 +42,9 @@ _BANKS = frozenset({SourceTrust.OWN_BANK, SourceTrust.OTHER_BANK})
 _COURTS = frozenset({SourceTrust.COURT_FILING, SourceTrust.COURT_SERVICE})
 # Statuses (reported outcomes) that mean the debtor was on the line, and those that speak against.
 _REACHING = frozenset({"reached", "objected"})
+# The line type intake gives a number the bank holds for someone else (an emergency contact): see
+# contactfix.intake.fields.THIRD_PARTY.
+_THIRD_PARTY = "third_party"
 _AGAINST = frozenset({"wrong_number", "no_answer"})
 _PHONE = "phone"
 _ADDRESS = "address"
@@ -149,17 +152,28 @@ class _Group:
     # The better-attested number this one is a slip of the pen from.
     slip_of: str | None = None
 
-    @property
-    def line_type(self) -> str | None:
-        return next((o.line_type for o in self.observations if o.line_type), None)
-
     def failed_on(self) -> dt.date | None:
         """The newest day a bank's lost-debtor record carried it: known failed as of then (None: not
         known to have failed). Every bank batch is of debtors the bank could not reach on them."""
-        days = [o.observed_on or dt.date.min for o in self.observations if o.trust in _BANKS]
+        days = [
+            o.observed_on or dt.date.min
+            for o in self.observations
+            if o.trust in _BANKS and o.line_type != _THIRD_PARTY
+        ]
         if self.inherited_failure is not None:
             days.append(self.inherited_failure)
         return max(days, default=None)
+
+    def third_party(self) -> bool:
+        """A bank holds it as someone else's number for the debtor (an emergency contact, a spouse)."""
+        return any(o.line_type == _THIRD_PARTY and o.trust in _BANKS for o in self.observations)
+
+    @property
+    def line_type(self) -> str | None:
+        """The phone's line type as a source recorded it (a third party's mark is not a line type)."""
+        return next(
+            (o.line_type for o in self.observations if o.line_type and o.line_type != _THIRD_PARTY), None
+        )
 
     def rescued(self, failed_on: dt.date) -> bool:
         """Something after the failure shows it working: a mediator reached the debtor on it, or a
@@ -224,6 +238,7 @@ def describe_contacts(
             and group.value not in shared
             and not _reported_wrong(group.observations)
             and group.slip_of is None
+            and not group.third_party()
         ):
             competing.setdefault(_kind(group.channel, group.line_type), []).append((day, group.value))
     described = []
@@ -316,6 +331,7 @@ def _features(
         rescued=failed_on is not None and group.rescued(failed_on),
         seen=seen is not None,
         slip=group.slip_of is not None,
+        third_party=group.third_party(),
     )
 
 
@@ -358,7 +374,7 @@ _TRUST_ORDER = list(SourceTrust)
 # What a ranking's flags say, in the order they are stored.
 FLAG_NAMES = (
     "wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had", "known_failed",
-    "slip",
+    "slip", "third_party",
 )  # fmt: skip
 
 
@@ -373,6 +389,7 @@ def _flags(features: Features) -> tuple[str, ...]:
         "bank_had": features.own_bank,
         "known_failed": features.known_failed and not features.rescued,
         "slip": features.slip,
+        "third_party": features.third_party,
     }
     return tuple(name for name in FLAG_NAMES if raised[name])
 
@@ -413,7 +430,7 @@ def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, bool, float, in
     features = contact.features
     last = contact.last_seen.toordinal() if contact.last_seen else 0
     unusable = features.wrong_number or not features.valid
-    failed = (features.known_failed and not features.rescued) or features.slip
+    failed = (features.known_failed and not features.rescued) or features.slip or features.third_party
     # A number that reached the debtor stays first until it is reported wrong; one a bank lost the
     # debtor on never ranks above one not known to have failed.
     first = (unusable, bool(features.shared), failed, not features.reached, -contact.confidence)
@@ -440,7 +457,7 @@ def repairing_contact(
       reaches a household or an office, not knowingly the debtor);
     * is not known to have failed (a bank lost the debtor on it, or it is a slip of the pen from such
       a number), unless something later showed it working, and is not a misspelling of a better-
-      attested number;
+      attested number, nor a number the bank holds as someone else's (its emergency contact);
     * is pushable: valid, not reported wrong, not shared, no objection on it;
     * is carried by a record linked to the debtor with probability ≥ ``link_probability``;
     * has confidence ≥ ``min_confidence``.
@@ -453,7 +470,7 @@ def repairing_contact(
             continue
         if contact.channel == _PHONE and not features.mobile:
             continue
-        if (features.known_failed and not features.rescued) or features.slip:
+        if (features.known_failed and not features.rescued) or features.slip or features.third_party:
             continue
         if features.membership >= link_probability and contact.confidence >= min_confidence:
             return contact

@@ -2,7 +2,8 @@
 
 Everything is drawn from one seeded random stream (:class:`Dice`) in a fixed order, so a seed gives the same
 world on every run and machine. Nothing depends on ``hash()``, set order or today's date: the
-world ends on :data:`AS_OF`.
+world ends on :data:`AS_OF`. Second mobiles and third parties' numbers are drawn only when the
+settings ask for them.
 """
 
 from __future__ import annotations
@@ -426,8 +427,10 @@ class PersonFactory:
         if first + 180 >= AS_OF - 30:
             count = 1
         window = self._settings.change_age_years
-        if debtor and window is not None and count > 1:
-            # The last change is dated by the knob (years before AS_OF), the others fall before it.
+        if debtor and window is not None and first + 180 < AS_OF - 30:
+            # The bank lost the debtor because the number changed: at least once, last on a date set
+            # by the knob (years before AS_OF); earlier changes fall before it.
+            count = max(count, 2)
             last = AS_OF - rng.between(round(window[0] * 365), round(window[1] * 365))
             last = max(first + 180, min(AS_OF - 30, last))
             changes = [*sorted(rng.between(first + 180, last) for _ in range(count - 2)), last]

@@ -1,8 +1,11 @@
 """From persons to rows: a bank's batch of lost debtors and a court's party export, noise recorded.
 
 Debtors come first (person indexes 0..N-1), then as many court-only people. Every row remembers
-its person and the corruptions applied to it, so tests and benchmarks can check the files against
-exactly what was generated.
+its person, the corruptions applied to it and what its phone is to the person, so tests and
+benchmarks can check the files against exactly what was generated. How real the rows are (filing
+ages, number changes, copied and third-party numbers, second mobiles, ``lost_on``) is set by
+:class:`~contactfix.sample.settings.SampleSettings`; a knob that is off draws nothing, so the
+``legacy`` settings replay the first generator's random stream exactly.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def phone_status(person: Person, number: str, lost: str) -> str:
     fixed line; ``relative`` and ``employer``: a third party's; ``shared``: none of theirs (a court
     switchboard or a lawyer's mobile many records carry).
     """
-    if number in person.live_phones:
+    second = person.second_phone
+    if number == person.phones[-1][1] or (second is not None and number == second[1]):
         return "current"
     if number == lost:
         return "bank_lost"

@@ -50,7 +50,6 @@ from contactfix.sample.records import (
     COURT_FIELDS,
     LOST_ON_FIELD,
     generate_records,
-    phone_status,
 )
 from contactfix.sample.settings import PROFILES, REALISTIC, SampleSettings
 
@@ -165,10 +164,13 @@ def write_sample(
 
 def _phone_rows(person: Person, lost: str) -> list[tuple[str, ...]]:
     """phones.csv rows of ``person``: their mobiles oldest first, second mobile, landline, third parties."""
-    pid, rows = person.person_id, list[tuple[str, ...]]()
-    for k, (since, number) in enumerate(person.phones):
-        until = _iso(person.phones[k + 1][0] - 1) if k + 1 < len(person.phones) else ""
-        rows.append((pid, "+86" + number, phone_status(person, number, lost), _iso(since), until))
+    pid, rows, phones = person.person_id, list[tuple[str, ...]](), person.phones
+    for k in range(len(phones) - 1):
+        (since, number), following = phones[k], phones[k + 1][0]
+        # A former mobile: the bank's lost number if it is the one in the batch.
+        status = "bank_lost" if number == lost else "stale"
+        rows.append((pid, "+86" + number, status, _iso(since), _iso(following - 1)))
+    rows.append((pid, "+86" + phones[-1][1], "current", _iso(phones[-1][0]), ""))
     if person.second_phone is not None:
         rows.append((pid, "+86" + person.second_phone[1], "current", _iso(person.second_phone[0]), ""))
     rows.append((pid, "+86" + person.landline, "landline", "", ""))

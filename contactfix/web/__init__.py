@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import secrets
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from contactfix.access.errors import Forbidden
 from contactfix.api.limits import BodyLimit
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.policy import load_profile
+from contactfix.privacy.keyring import KeyringError, keyring_for
 from contactfix.settings import Settings
 from contactfix.web import auth, bank, mediator, operator, review
 from contactfix.web.common import (
@@ -47,6 +49,7 @@ __all__ = ["SESSION_COOKIE", "create_web_app"]
 
 SESSION_COOKIE = "cf_session"
 _MULTIPART_OVERHEAD = 1 << 20
+_log = logging.getLogger(__name__)
 _FORM_LIMIT = 64 * 1024
 
 
@@ -78,11 +81,24 @@ def create_web_app(settings: Settings, engine: Engine) -> FastAPI:
         limit_of=lambda path: upload_limit if path.rstrip("/").endswith("/submissions") else _FORM_LIMIT,
     )
     app.add_middleware(
-        SessionMiddleware, secret_key=settings.web_session_secret or secrets.token_urlsafe(32),
+        SessionMiddleware, secret_key=session_secret(settings),
         session_cookie=SESSION_COOKIE, max_age=settings.web_session_hours * 3600, same_site="lax",
         https_only=settings.web_secure_cookies,
     )  # fmt: skip
     return app
+
+
+def session_secret(settings: Settings) -> str:
+    """The key that signs session cookies: ``web_session_secret``, else one derived from the data key
+    (the same in every worker and across restarts), else — no data key — a random one per process."""
+    if settings.web_session_secret is not None and settings.web_session_secret.get_secret_value():
+        return settings.web_session_secret.get_secret_value()
+    try:
+        keyring = keyring_for(settings.database_url, settings.data_key_value, settings.data_key_file or None)
+    except KeyringError:
+        _log.warning("web: no data key and no web_session_secret; sessions last until this process ends")
+        return secrets.token_urlsafe(32)
+    return keyring.derive("web-session").hex()
 
 
 def _install_error_pages(app: FastAPI) -> None:
