@@ -74,6 +74,9 @@ def test_pages_need_a_session(client: TestClient, world: WebWorld) -> None:
     assert all(label in login.text for label in ("用户名", "密码", "登录"))
     cookie = login.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and SESSION_COOKIE in cookie
+    assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
+    assert login.headers["cache-control"] == "no-store" and login.headers["x-frame-options"] == "DENY"
+    assert client.get("/static/style.css").status_code == 200
 
 
 def test_secure_cookie_by_default(world: WebWorld, tmp_path: Path) -> None:

@@ -25,8 +25,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contactfix.access.errors import Forbidden
 from contactfix.api.limits import BodyLimit
@@ -80,12 +82,47 @@ def create_web_app(settings: Settings, engine: Engine) -> FastAPI:
         BodyLimit,
         limit_of=lambda path: upload_limit if path.rstrip("/").endswith("/submissions") else _FORM_LIMIT,
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware, secret_key=session_secret(settings),
         session_cookie=SESSION_COOKIE, max_age=settings.web_session_hours * 3600, same_site="lax",
         https_only=settings.web_secure_cookies,
     )  # fmt: skip
     return app
+
+
+# Pages hold personal data: not cached, not framed, no script or style from anywhere but here.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class SecurityHeaders:
+    """Add :data:`_HEADERS` to every answer of the web pages (static files may be cached)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS.items():
+                    if not (static and name == "Cache-Control"):
+                        headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def session_secret(settings: Settings) -> str:
