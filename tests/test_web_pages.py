@@ -259,6 +259,22 @@ def test_a_bank_sees_its_receipt_issues_and_results(
     assert client.get(f"/cases/{world.case_a}").status_code == 403
 
 
+def test_a_bad_upload_is_a_clear_400_and_nothing_is_taken_in(client: TestClient) -> None:
+    sign_in(client, "bank-a-ops")
+    token = csrf_of(client, "/submissions")
+    for name, body in (
+        ("lost.csv", b"\x00\x01\x02garbage\xff\xfe"),
+        ("lost.csv", b""),
+        ("notes.pdf", b"%PDF-1.4"),
+    ):
+        answer = client.post(
+            "/submissions", data={"csrf_token": token}, files={"file": (name, body, "text/csv")}
+        )
+        assert answer.status_code == 400, (name, body, answer.text)
+        assert "文件无法接收" in answer.text and "Traceback" not in answer.text
+    assert "还没有上传过批次" in client.get("/submissions").text
+
+
 def test_an_operator_sees_runs_dispatches_mediators_and_the_audit_log(client: TestClient) -> None:
     sign_in(client, "ops")
     page = client.get("/ops")
