@@ -195,6 +195,38 @@ def test_dialing_reveals_the_number_to_this_mediator_only_and_audits_it(
     assert FIRST not in client.get(f"/cases/{world.case_a}").text
 
 
+def test_with_a_privacy_number_provider_the_mediator_dials_x_never_the_debtor(
+    world: WebWorld, tmp_path: Path
+) -> None:
+    from conn_aliyun_peer import KEY_ID, SECRET, AliyunPeer, AxbBackend, serve
+    from starlette.routing import Mount
+
+    from connectors.calls.axb import AliyunAxbConnector
+
+    app = web_app(world, tmp_path)
+    with serve(AliyunPeer(AxbBackend())) as peer, TestClient(app, follow_redirects=False) as client:
+        axb = AliyunAxbConnector(
+            access_key_id=KEY_ID, access_key_secret=SECRET, pool_key="FC100000123456789", endpoint=peer.url
+        )
+        for route in app.routes:  # the web pages' call connector: the provider's sandbox peer
+            if isinstance(route, Mount) and route.path == "":
+                route.app.state.call_connector = axb  # type: ignore[attr-defined]
+        sign_in(client, "med-a")
+        token = csrf_of(client, f"/cases/{world.case_a}")
+        dialled = client.post(f"/cases/{world.case_a}/call", data={"csrf_token": token})
+        assert dialled.status_code == 200, dialled.text
+        [sent] = peer.requests
+        assert (sent["PhoneNoA"], sent["PhoneNoB"]) == ("13700000009", FIRST.removeprefix("+86"))
+        number = re.search(r'href="tel:(\+86\d{11})"', dialled.text)
+        assert number and number.group(1) != FIRST and "隐私号" in dialled.text
+        assert FIRST not in dialled.text and FIRST.removeprefix("+86") not in dialled.text
+    with Session(world.engine) as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.subject_id == world.case_a)
+        ).all()
+        assert "case.call" in actions and "number.reveal" not in actions
+
+
 def test_at_night_the_button_is_disabled_and_says_when_it_opens(world: WebWorld, tmp_path: Path) -> None:
     with TestClient(web_app(world, tmp_path, now=NIGHT), follow_redirects=False) as client:
         sign_in(client, "med-a")
