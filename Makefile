@@ -31,7 +31,7 @@ chromium:
 	fi
 
 test: $(STAMP) chromium
-	CONTACTFIX_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	WEB_TEST_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

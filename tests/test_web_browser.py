@@ -1,8 +1,8 @@
-"""The web pages in a real browser: Debian's chromium (``/usr/bin/chromium``, or ``CONTACTFIX_CHROMIUM``)
+"""The web pages in a real browser: Debian's chromium (``/usr/bin/chromium``, or ``WEB_TEST_CHROMIUM``)
 driven by Playwright against the app served by uvicorn on a loopback port, on a temporary SQLite
 database (tests/web_support.py). Controls are found by their accessible names, the Chinese labels.
 
-With ``CONTACTFIX_SCREENSHOTS=DIR`` the tests also save the main pages at 375 and 1280 px wide
+With ``WEB_SCREENSHOTS=DIR`` the tests also save the main pages at 375 and 1280 px wide
 (docs/screenshots/ was made so).
 """
 
@@ -36,8 +36,8 @@ from contactfix.db.identity_models import RecordLink
 from contactfix.pipeline.reconcile import reconcile
 from contactfix.settings import load_settings
 
-CHROMIUM = os.environ.get("CONTACTFIX_CHROMIUM", "/usr/bin/chromium")
-SHOTS = os.environ.get("CONTACTFIX_SCREENSHOTS")
+CHROMIUM = os.environ.get("WEB_TEST_CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("WEB_SCREENSHOTS")
 WIDTHS = (375, 1280)
 
 
@@ -83,7 +83,7 @@ def sign_in(page: Page, login: str) -> None:
 
 
 def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
-    """Save the page at each width (only with CONTACTFIX_SCREENSHOTS)."""
+    """Save the page at each width (only with WEB_SCREENSHOTS)."""
     if not SHOTS:
         return
     folder = Path(SHOTS)

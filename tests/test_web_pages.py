@@ -77,6 +77,8 @@ def test_pages_need_a_session(client: TestClient, world: WebWorld) -> None:
     assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
     assert login.headers["cache-control"] == "no-store" and login.headers["x-frame-options"] == "DENY"
     assert client.get("/static/style.css").status_code == 200
+    echoed = client.get("/login", params={"next": '/cases"><script>alert(1)</script>'})
+    assert "<script>" not in echoed.text and "&#34;&gt;&lt;script&gt;" in echoed.text
 
 
 def test_secure_cookie_by_default(world: WebWorld, tmp_path: Path) -> None:
