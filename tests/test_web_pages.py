@@ -165,8 +165,12 @@ def test_a_mediator_sees_only_their_cases_masked(client: TestClient, world: WebW
     inbox = client.get("/cases")
     assert "（2026）闽0103民初12号" in inbox.text and "张*" in inbox.text and "+86 139****0002" in inbox.text
     assert "李*" not in inbox.text
-    case = client.get(f"/cases/{world.case_a}")
-    assert case.status_code == 200
+    # The link in the text sent to the mediator is this page.
+    from contactfix.dispatch.message import case_url
+
+    linked = case_url("http://127.0.0.1:8000", world.case_a).removeprefix("http://127.0.0.1:8000")
+    case = client.get(linked)
+    assert case.status_code == 200 and linked == f"/cases/{world.case_a}"
     assert "350103********1234" in case.text and "+86 137****0003" in case.text
     assert not re.search(r"1[3-9]\d{9}", case.text), "an unmasked phone on the page"
     for button in ("拨打", "接通本人", "号码错误", "无人接听", "拒绝联系", "承诺还款", "调解成功", "备注"):
