@@ -97,3 +97,20 @@ def test_the_queue_is_an_operators_and_needs_the_csrf_token(client: TestClient) 
     token = csrf_of(client, "/review")
     missing = client.post("/review", data={"record_a": 1, "record_b": 1, "same": "true", "csrf_token": token})
     assert missing.status_code == 404
+
+
+def test_apply_reviews_sets_only_the_decided_pairs() -> None:
+    import numpy as np
+
+    from contactfix.pipeline.links import ScoredLinks
+    from contactfix.pipeline.reviews import apply_reviews
+
+    a, b = np.array([5, 1, 3, 1], dtype=np.int64), np.array([9, 2, 4, 7], dtype=np.int64)
+    links = ScoredLinks(
+        a, b, np.array([0.6, 0.7, 0.8, 0.55]), np.zeros((4, 1), dtype=np.float32), ("x",), 0.0
+    )
+    decided = apply_reviews(links, {(1, 7): True, (3, 4): False, (2, 8): True, (9, 10): False})
+    assert list(zip(decided.a.tolist(), decided.b.tolist(), decided.probability.tolist(), strict=True)) == [
+        (1, 2, 0.7), (1, 7, 1.0), (3, 4, 0.0), (5, 9, 0.6),
+    ]  # fmt: skip
+    assert len(decided.at_least(0.5)) == 3 and apply_reviews(links, {}) is links

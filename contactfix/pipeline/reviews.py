@@ -43,11 +43,14 @@ def apply_reviews(links: ScoredLinks, decided: Mapping[tuple[int, int], bool]) -
     """``links`` with each decided pair's probability set to 1 (same) or 0 (not same)."""
     if not decided or len(links) == 0:
         return links
+    # Links are sorted by (a, b): one binary search per decision, not a pass over millions of links.
+    keys = (links.a.astype(np.int64) << 32) | links.b.astype(np.int64)
+    pairs = np.asarray(list(decided), dtype=np.int64).reshape(-1, 2)
+    wanted = (pairs[:, 0] << 32) | pairs[:, 1]
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[at] == wanted
     probability = links.probability.copy()
-    for k, (a, b) in enumerate(zip(links.a.tolist(), links.b.tolist(), strict=True)):
-        verdict = decided.get((a, b))
-        if verdict is not None:
-            probability[k] = 1.0 if verdict else 0.0
+    probability[at[found]] = np.asarray([1.0 if same else 0.0 for same in decided.values()])[found]
     return ScoredLinks(
         links.a, links.b, np.asarray(probability), links.weights, links.names, links.prior_weight
     )
