@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             f"python -m bench.repair_bench --debtors {args.debtors} --seed {args.seed} --nights {args.nights}"
         )
         took = f"{time.perf_counter() - started:.0f} s in all"
-        about = __doc__.split(chr(10) + chr(10), 2)[2].strip()
+        about = __doc__.split(chr(10) + chr(10), 2)[2].strip().replace("``", "`")
         _record(f"{_SECTION}\n\n`{command}` — {machine_summary()}; {took}.\n\n{about}\n\n{table}\n")
     return 0
 

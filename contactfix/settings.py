@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # privacy: keys (contactfix.privacy.keyring)
     data_key: SecretStr | None = None
     data_key_file: str = ""
+    # privacy: retention (contactfix.privacy.erasure); 0 keeps closed cases' personal data
+    retention_days: int = Field(default=0, ge=0, le=36500)
 
     # providers' webhooks (contactfix.api.webhooks)
     webhook_secret_aliyun: SecretStr | None = None

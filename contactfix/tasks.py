@@ -119,6 +119,7 @@ def reconcile_nightly() -> dict[str, Any]:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
+        _relist_erased_objections(engine)
         report = reconcile(
             engine,
             settings=ResolveSettings.from_service(settings),
@@ -126,12 +127,42 @@ def reconcile_nightly() -> dict[str, Any]:
             redis_url=redis_lock_url(settings.broker_url),
             carrier=service_carrier_step(settings),
         )
+        retention = _nightly_retention(engine, settings)
     except ReconcileLocked as exc:
         log.warning("nightly reconciliation skipped: %s", exc)
         return {"skipped": str(exc)}
     finally:
         engine.dispose()
-    return {"run_id": report.run_id, "full": report.full, **report.counts}
+    return {"run_id": report.run_id, "full": report.full, **report.counts, **retention}
+
+
+def _relist_erased_objections(engine: Any) -> None:
+    """Before repair plans dispatches: a number erased with its objection that came back is listed."""
+    from sqlalchemy.orm import Session
+
+    from contactfix.privacy.erasure import relist_erased_objections
+
+    with Session(engine) as session, session.begin():
+        relist_erased_objections(session)
+
+
+def _nightly_retention(engine: Any, settings: Settings) -> dict[str, int]:
+    """Erase closed cases older than ``retention_days`` (after the run, under the same lock rules)."""
+    if settings.retention_days <= 0:
+        return {}
+    import redis
+
+    from contactfix.pipeline.lock import redis_lock_url
+    from contactfix.privacy.retention import run_retention
+
+    url = redis_lock_url(settings.broker_url)
+    client = redis.Redis.from_url(url) if url else None
+    try:
+        done = run_retention(engine, settings.retention_days, redis_client=client, redis_lock_url=url)
+    finally:
+        if client is not None:
+            client.close()
+    return {"retention_erased": done.erased}
 
 
 @app.task(name=SEND_TASK, bind=True, ignore_result=True, max_retries=None)  # type: ignore[untyped-decorator]

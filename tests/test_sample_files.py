@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -101,11 +102,11 @@ def test_encodings_and_chinese_headers_round_trip(sample_dir: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize("kind", ["bank", "court"])
-def test_headers_are_ones_intake_accepts(kind: str) -> None:
+def test_headers_are_ones_intake_accepts(kind: Literal["bank", "court"]) -> None:
     from contactfix.intake import headers
 
-    english = header(kind, "en")  # type: ignore[arg-type]
-    chinese = header(kind, "zh")  # type: ignore[arg-type]
+    english = header(kind, "en")
+    chinese = header(kind, "zh")
     for en, zh in zip(english, chinese, strict=True):
         expected = "reference" if en == "id" else en
         assert headers.canonical_field(en, kind) == expected

@@ -106,7 +106,7 @@ def test_change_age_and_filings_on_either_side(settings: SampleSettings, world: 
     others = [AS_OF - r.person.phones[-1][0] for r in world if r.bank is None and len(r.person.phones) > 1]
     assert sum(age > high for age in others) / len(others) > 0.2
     # Filings fall before and after the change, in any order.
-    sides = Counter()
+    sides: Counter[str] = Counter()
     for r in changed:
         filed = [_filed(row) for row in r.court if row.person is r.person]
         if filed:

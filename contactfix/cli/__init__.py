@@ -41,6 +41,8 @@ COMMAND_MODULES: dict[str, str] = {
     "orgs": "commands_access",
     "users": "commands_access",
     "audit": "commands_access",
+    "erase": "commands_privacy",
+    "retention": "commands_privacy",
 }
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from contactfix.cli.app import app
 from contactfix.errors import ContactfixError
-from contactfix.sample.settings import DEFAULT_PROFILE, PROFILES, Range, parse_range
+from contactfix.sample.settings import DEFAULT_PROFILE, PROFILES, Range, parse_range, profile_name
 from contactfix.sample.writer import MAX_DEBTORS, write_sample
 
 
@@ -178,6 +178,7 @@ def sample(
     console.print(table)
     console.print(
         f"{summary.seconds:.1f} s, {summary.rows_per_second:,.0f} rows/s "
-        f"(seed {seed}, profile {profile.value}, headers {headers.value}, encoding {encoding.value})",
+        f"(seed {seed}, profile {profile_name(settings)}, headers {headers.value}, "
+        f"encoding {encoding.value})",
         highlight=False,
     )

@@ -295,7 +295,7 @@ class _Pass:
         for row in rows:
             record_audit(
                 session, ACTOR, "carrier.requested", "debtor", row.debtor_id,
-                connector=self.options.connector_name, request_id=row.id, batch_key=key,
+                connector=self.options.connector_name, request_id=row.id, batch_key=_safe(key),
                 batch_id=_safe(batch_id),
                 outcome=outcome, attempt=row.attempts + 1, renewal=bool(row.renewal),
                 id_number=mask_id_number(str(row.id_number)), run_id=self.run_id, error=_safe(message),

@@ -144,6 +144,11 @@ PROFILES: dict[str, SampleSettings] = {
 DEFAULT_PROFILE = "realistic"
 
 
+def profile_name(settings: SampleSettings) -> str:
+    """The name of the profile ``settings`` equal, or ``custom``."""
+    return next((name for name, known in PROFILES.items() if known == settings), "custom")
+
+
 def parse_range(text: str) -> Range:
     """``"1-6"`` or ``"2"`` (years) as a (low, high) range; ValueError with a clear message if not."""
     low, sep, high = text.strip().partition("-")

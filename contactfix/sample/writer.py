@@ -51,7 +51,7 @@ from contactfix.sample.records import (
     LOST_ON_FIELD,
     generate_records,
 )
-from contactfix.sample.settings import PROFILES, REALISTIC, SampleSettings
+from contactfix.sample.settings import REALISTIC, SampleSettings, profile_name
 
 HeaderStyle = Literal["en", "zh"]
 Encoding = Literal["utf-8", "utf-8-sig", "gb18030"]
@@ -156,8 +156,9 @@ def write_sample(
             court = csv.writer(court_file)
             court.writerow(header("court", headers))
             court_rows = spill.drain(court, truth)
-    profile = next((name for name, known in PROFILES.items() if known == settings), "custom")
-    settings_text = json.dumps({"profile": profile, **settings.as_dict()}, ensure_ascii=False, indent=2)
+    settings_text = json.dumps(
+        {"profile": profile_name(settings), **settings.as_dict()}, ensure_ascii=False, indent=2
+    )
     (out_dir / "settings.json").write_text(settings_text + "\n", encoding="utf-8")
     return SampleSummary(out_dir, bank_rows, court_rows, people, time.perf_counter() - started)
 
