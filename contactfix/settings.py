@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     # What mediators' phones reach the web pages at; texts link to {public_base_url}/cases/{id}.
     public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
+    # access and the HTTP API
+    share_contacts_across_banks: bool = False
+    api_workers: int = Field(default=2, ge=1, le=64)
+    # the web pages: the key that signs session cookies (None: derived from the data key), cookies
+    # only over HTTPS, and how long a sign-in lasts
+    web_session_secret: SecretStr | None = None
+    web_secure_cookies: bool = True
+    web_session_hours: int = Field(default=8, ge=1, le=24 * 30)
+
     # privacy: keys (contactfix.privacy.keyring)
     data_key: SecretStr | None = None
     data_key_file: str = ""

@@ -56,6 +56,11 @@ TABLES = {
     # 0005: outcomes
     "outcomes",
     "confidence_models",
+    # 0006: access
+    "users",
+    "api_tokens",
+    # 0008: link reviews
+    "link_reviews",
     # 0007: carrier repair
     "carrier_requests",
     "carrier_numbers",

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from contactfix.cli.commands_export import COLUMNS, ExportError, export_contacts
-from contactfix.cli.commands_show import AmbiguousReference, debtor_view
+from contactfix.cli.commands_show import AmbiguousReference, debtor_view, find_debtor
 from contactfix.db.engine import make_engine, session_factory
 from contactfix.db.migrate import upgrade_database
 from contactfix.db.models import Contact, Organization
@@ -70,7 +70,7 @@ def db(db_url: str) -> Iterator[tuple[str, Session]]:
 
 def test_show_explains_links_and_masks_ids_and_phones(db: tuple[str, Session]) -> None:
     _, session = db
-    view = debtor_view(session, "CF001")
+    view = debtor_view(session, "CF001", "bank-a")
     assert (view.status, view.organization, view.id_masked) == ("repaired", "bank-a", "350103********1234")
     own, court = view.records
     assert own.own and own.explanation == "the debtor's own record"
@@ -86,10 +86,10 @@ def test_show_explains_links_and_masks_ids_and_phones(db: tuple[str, Session]) -
         (3, "+86 137****0003", ["wrong_number"]),
     ]
     assert view.contacts[0].sources == f"court {CASE} 2026-05-01"
-    assert debtor_view(session, "CF003").identity_id is None
+    assert debtor_view(session, "CF003", "bank-a").identity_id is None
 
 
-def test_show_needs_org_when_a_reference_is_shared(db: tuple[str, Session]) -> None:
+def test_show_is_of_one_bank_when_a_reference_is_shared(db: tuple[str, Session]) -> None:
     _, session = db
     other = session.query(Organization).filter_by(name="bank-b").one()
     world = World.__new__(World)
@@ -97,10 +97,13 @@ def test_show_needs_org_when_a_reference_is_shared(db: tuple[str, Session]) -> N
     world.debtor("CF001", "赵敏", None)
     session.commit()
     with pytest.raises(AmbiguousReference, match="bank-a, bank-b"):
-        debtor_view(session, "CF001")
-    assert debtor_view(session, "CF001", org="bank-b").name == "赵敏"
+        find_debtor(session, "CF001")
+    assert debtor_view(session, "CF001", "bank-b").name == "赵敏"
+    assert debtor_view(session, "CF001", "bank-a").name == "张伟"
     with pytest.raises(NotFound, match="CF999"):
-        debtor_view(session, "CF999")
+        debtor_view(session, "CF999", "bank-a")
+    with pytest.raises(NotFound, match="CF002"):
+        debtor_view(session, "CF002", "bank-b")
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -114,7 +117,7 @@ def test_export_csv_and_xlsx_best_first_without_unusable_contacts(
 ) -> None:
     _, session = db
     out = tmp_path / "results.csv"
-    assert export_contacts(session, out) == 4
+    assert export_contacts(session, out, org="bank-a") == 4
     header, *rows = read_csv(out)
     assert tuple(header) == COLUMNS
     assert [row[:5] for row in rows] == [
@@ -127,7 +130,7 @@ def test_export_csv_and_xlsx_best_first_without_unusable_contacts(
         float(rows[0][5]) >= 0.6 and rows[0][6] == f"court {CASE} 2026-05-01" and rows[0][7] == "2026-05-01"
     )
     xlsx = tmp_path / "results.xlsx"
-    assert export_contacts(session, xlsx, status="repaired") == 2
+    assert export_contacts(session, xlsx, org="bank-a", status="repaired") == 2
     sheet = load_workbook(xlsx, read_only=True).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
@@ -141,9 +144,9 @@ def test_export_refuses_what_it_cannot_write(db: tuple[str, Session], tmp_path: 
     _, session = db
     folder = tmp_path / "exports"
     with pytest.raises(ExportError, match=r"\.csv or \.xlsx"):
-        export_contacts(session, folder / "results.txt")
+        export_contacts(session, folder / "results.txt", org="bank-a")
     with pytest.raises(ExportError, match="unknown status"):
-        export_contacts(session, folder / "results.csv", status="found")
+        export_contacts(session, folder / "results.csv", org="bank-a", status="found")
     with pytest.raises(NotFound, match="no organisation"):
         export_contacts(session, folder / "results.csv", org="bank-z")
     assert not folder.exists() or not list(folder.iterdir())  # no file, not even a partial one
@@ -153,13 +156,17 @@ def test_the_commands_end_to_end(db: tuple[str, Session], tmp_path: Path) -> Non
     url, _ = db
     env = {**os.environ, "CONTACTFIX_DATABASE_URL": url, "COLUMNS": "250"}
     shown = subprocess.run(
-        [str(CONTACTFIX), "show", "CF001"], capture_output=True, text=True, env=env, check=False
+        [str(CONTACTFIX), "show", "CF001", "--org", "bank-a"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert shown.returncode == 0, shown.stderr
     assert "350103********1234" in shown.stdout and "+86 139****0002" in shown.stdout and CASE in shown.stdout
     assert not re.search(r"\d{11}", shown.stdout), "an unmasked phone or ID was printed"
     narrow = subprocess.run(
-        [str(CONTACTFIX), "show", "CF001"], capture_output=True, text=True, check=False,
+        [str(CONTACTFIX), "show", "CF001", "--org", "bank-a"], capture_output=True, text=True, check=False,
         env={**env, "COLUMNS": "80"},
     )  # fmt: skip
     assert narrow.returncode == 0, narrow.stderr
@@ -167,7 +174,11 @@ def test_the_commands_end_to_end(db: tuple[str, Session], tmp_path: Path) -> Non
     for whole in ("350103********1234", "+86 139****0002", CASE):  # an address may fold
         assert whole in narrow.stdout, whole
     missing = subprocess.run(
-        [str(CONTACTFIX), "show", "CF404"], capture_output=True, text=True, env=env, check=False
+        [str(CONTACTFIX), "show", "CF404", "--org", "bank-a"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert missing.returncode == 2 and "CF404" in missing.stderr
     out = tmp_path / "repaired.csv"

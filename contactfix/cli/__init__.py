@@ -38,6 +38,9 @@ COMMAND_MODULES: dict[str, str] = {
     "outcome": "commands_outcome",
     "calibrate": "commands_outcome",
     "report": "commands_outcome",
+    "orgs": "commands_access",
+    "users": "commands_access",
+    "audit": "commands_access",
     "erase": "commands_privacy",
     "retention": "commands_privacy",
 }

@@ -1,4 +1,4 @@
-"""``contactfix export contacts --out FILE.csv|FILE.xlsx [--org NAME] [--status S]``: banks' results.
+"""``contactfix export contacts --out FILE.csv|FILE.xlsx --org NAME [--status S]``: a bank's results.
 
 One row per debtor and contact, best first (phones, then addresses, each by rank), with the columns
 :data:`COLUMNS`. A debtor without a usable contact still gets one row, its contact cells empty, so the
@@ -23,23 +23,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contactfix.access.policy import ContactView
 from contactfix.cli.app import app
-from contactfix.db.identity_models import ContactRanking
-from contactfix.db.models import Debtor, DebtorStatus, Organization
+from contactfix.db.models import DebtorStatus, Organization
 from contactfix.errors import ContactfixError, NotFound
-from contactfix.pipeline.ranking import sources_text
+from contactfix.queries.exports import COLUMNS, UNUSABLE, export_rows
 
-__all__ = ["COLUMNS", "ExportError", "export_contacts", "export_rows"]
+__all__ = ["COLUMNS", "UNUSABLE", "ExportError", "export_contacts", "export_rows"]
 
-COLUMNS = ("reference", "status", "rank", "channel", "value", "confidence", "sources", "last_seen")
-# Flags that keep a contact out of the export: it must not be pushed to anyone.
-# Contacts the bank gets nothing from: unusable, or known to have failed (the bank's own lost number,
-# or a misspelling of a better one).
-UNUSABLE = frozenset({"wrong_number", "invalid", "shared", "do_not_contact", "known_failed", "slip"})
-_STREAM_ROWS = 2000
 
 export_app = typer.Typer(help="Export results: repaired contacts for the banks.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -49,56 +43,12 @@ class ExportError(ContactfixError, ValueError):
     """The export cannot be written (unknown format, unknown status, unwritable place)."""
 
 
-def export_rows(
-    session: Session, *, org: str | None = None, status: str | None = None
-) -> Iterator[tuple[Any, ...]]:
-    """The export's rows in :data:`COLUMNS` order, streamed; ``org`` and ``status`` filter debtors."""
-    channel_order = case(
-        (ContactRanking.channel == "phone", 0), (ContactRanking.channel == "address", 1), else_=2
-    )
-    query = (
-        select(
-            Debtor.id, Debtor.reference, Debtor.status, ContactRanking.rank, ContactRanking.channel,
-            ContactRanking.value, ContactRanking.confidence, ContactRanking.sources, ContactRanking.last_seen,
-            ContactRanking.flags,
-        )
-        .join(Organization, Organization.id == Debtor.organization_id)
-        .outerjoin(ContactRanking, ContactRanking.debtor_id == Debtor.id)
-        .order_by(Organization.name, Debtor.reference, Debtor.id, channel_order, ContactRanking.rank)
-    )  # fmt: skip
-    if org is not None:
-        query = query.where(Organization.name == org)
-    if status is not None:
-        query = query.where(Debtor.status == status)
-    current: int | None = None
-    pending: tuple[Any, ...] | None = None  # the debtor's blank row, until a usable contact shows up
-    for (
-        debtor_id,
-        reference,
-        state,
-        rank,
-        channel,
-        value,
-        confidence,
-        sources,
-        last_seen,
-        flags,
-    ) in session.execute(query.execution_options(yield_per=_STREAM_ROWS)):
-        if debtor_id != current:
-            if pending is not None:
-                yield pending
-            current, pending = debtor_id, (reference, state, None, None, None, None, None, None)
-        if channel is None or UNUSABLE & set(flags or ()):
-            continue
-        pending = None
-        yield (reference, state, rank, channel, value, round(confidence, 4), sources_text(sources or []),
-               last_seen.isoformat() if last_seen else None)  # fmt: skip
-    if pending is not None:
-        yield pending
+def export_contacts(
+    session: Session, out: Path, *, org: str, status: str | None = None, share: bool = False
+) -> int:
+    """Write bank ``org``'s export to ``out`` (.csv or .xlsx, by the suffix); the number of data rows.
 
-
-def export_contacts(session: Session, out: Path, *, org: str | None = None, status: str | None = None) -> int:
-    """Write the export to ``out`` (.csv or .xlsx, decided by the suffix); the number of data rows.
+    ``share``: the ``share_contacts_across_banks`` setting (see :mod:`contactfix.queries.exports`).
 
     Raises :class:`ExportError` for another suffix or an unknown status, :class:`NotFound` for an
     unknown organisation. ``out`` is replaced only once the whole file is written.
@@ -111,9 +61,10 @@ def export_contacts(session: Session, out: Path, *, org: str | None = None, stat
     if status is not None and status not in {s.value for s in DebtorStatus}:
         allowed = ", ".join(s.value for s in DebtorStatus)
         raise ExportError(f"unknown status {status!r}; one of {allowed}")
-    if org is not None and session.scalar(select(Organization.id).where(Organization.name == org)) is None:
+    organization_id = session.scalar(select(Organization.id).where(Organization.name == org))
+    if organization_id is None:
         raise NotFound(f"no organisation named {org!r}")
-    rows = export_rows(session, org=org, status=status)
+    rows = export_rows(session, ContactView(organization_id, share), status=status)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
@@ -161,7 +112,7 @@ def _write_xlsx(path: Path, rows: Iterator[tuple[Any, ...]]) -> int:
 @export_app.command("contacts")
 def contacts(
     out: Annotated[Path, typer.Option("--out", help="FILE.csv (UTF-8 with BOM) or FILE.xlsx.")],
-    org: Annotated[str | None, typer.Option("--org", help="Only this bank's debtors.")] = None,
+    org: Annotated[str, typer.Option("--org", help="The bank whose debtors are exported.")],
     status: Annotated[
         str | None, typer.Option("--status", help="Only debtors with this status (e.g. repaired).")
     ] = None,
@@ -171,10 +122,12 @@ def contacts(
     from contactfix.settings import get_settings
 
     err = Console(stderr=True, highlight=False)
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
-            written = export_contacts(session, out, org=org, status=status)
+            share = settings.share_contacts_across_banks
+            written = export_contacts(session, out, org=org, status=status, share=share)
     except ContactfixError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -2,8 +2,8 @@
 
 ``worker`` runs Celery workers on ``CONTACTFIX_BROKER_URL`` (the dispatch sends, the relay, the nightly
 reconciliation); ``beat`` sends the relay every few seconds and the reconciliation nightly; ``serve``
-answers providers' delivery reports and call records over HTTP (and ``/health``). Without a broker
-there is nothing to serve a worker: tasks run in process, and these commands say so.
+runs the HTTP API (``/api/v1``, providers' callbacks, ``/health``) in ``api_workers`` processes.
+Without a broker there is nothing to serve a worker: tasks run in process, and these commands say so.
 """
 
 from __future__ import annotations
@@ -68,10 +68,18 @@ def beat_command(
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Processes (default: api_workers).")
+    ] = None,
 ) -> None:
-    """Serve the HTTP API: providers' delivery reports and call records, and /health."""
+    """Serve the HTTP API: /api/v1 for banks, mediators and operators, providers' callbacks, /health."""
     import uvicorn
 
-    from contactfix.api import create_app
+    from contactfix.settings import get_settings
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    count = workers or get_settings().api_workers
+    # An import string and a factory: each worker process builds its own app, engine and pool.
+    uvicorn.run(
+        "contactfix.api:create_app", factory=True, host=host, port=port, workers=count, log_level="info",
+        access_log=False,
+    )  # fmt: skip

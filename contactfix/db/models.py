@@ -384,6 +384,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False, server_default=func.now())
     actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    # The organisation the actor acted for (API callers); NULL for the CLI and the pipeline.
+    organization_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(50), nullable=False)
     subject_type: Mapped[str] = mapped_column(String(50), nullable=False)
     subject_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -399,3 +401,5 @@ from contactfix.db import identity_models as identity_models  # noqa: E402  isor
 from contactfix.db import dispatch_models as dispatch_models  # noqa: E402  isort: skip
 from contactfix.db import outcome_models as outcome_models  # noqa: E402  isort: skip
 from contactfix.db import carrier_models as carrier_models  # noqa: E402  isort: skip
+from contactfix.db import access_models as access_models  # noqa: E402  isort: skip
+from contactfix.db import review_models as review_models  # noqa: E402  isort: skip

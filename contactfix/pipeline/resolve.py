@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +41,7 @@ from contactfix.pipeline.keys import (
 )
 from contactfix.pipeline.links import ScoredLinks, delete_links_of, insert_links, replace_all_links
 from contactfix.pipeline.records import LoadedRecords, load_records
+from contactfix.pipeline.reviews import apply_reviews, decisions
 from contactfix.pipeline.runs import RunPlan
 from contactfix.settings import Settings
 from matchers.linker import Linker, LinkSettings
@@ -197,6 +198,7 @@ def _score_all(
     keys: RecordKeys,
     params: dict[str, Any],
     settings: ResolveSettings,
+    decided: Mapping[tuple[int, int], bool],
 ) -> tuple[ScoredLinks, dict[str, int]]:
     """Every pair sharing a key (as an incremental run would find them), scored with ``params``."""
     left, right, skipped = pairs_sharing_keys(keys, settings.max_block_size)
@@ -206,7 +208,9 @@ def _score_all(
     links = ScoredLinks(
         record_ids[left], record_ids[right], scored.probability, scored.weights, names, scored.prior_weight
     )
-    return links.at_least(settings.threshold), {"candidate_pairs": len(left), "skipped_keys": skipped}
+    # People's decisions (the review queue) over the model's probability, before the threshold.
+    kept = apply_reviews(links, decided).at_least(settings.threshold)
+    return kept, {"candidate_pairs": len(left), "skipped_keys": skipped}
 
 
 def resolve_full(
@@ -225,6 +229,7 @@ def resolve_full(
     timer = _Timer()
     with timer.step("load"), engine.connect() as connection:
         loaded = load_records(connection)
+        decided = decisions(connection)
     counts: dict[str, Any] = {"records_compared": len(loaded.ids), "refit": stored_model is None}
     links, params, keys = ScoredLinks.empty(), stored_model, RecordKeys.empty()
     if len(loaded.ids) >= 2:
@@ -232,7 +237,7 @@ def resolve_full(
             records, params = _model(loaded, settings, stored_model)
         with timer.step("score"):
             keys = linkable_keys(records)
-            links, found = _score_all(records, loaded.ids, keys, params, settings)
+            links, found = _score_all(records, loaded.ids, keys, params, settings, decided)
         counts.update(found)
     with timer.step("keys"), engine.begin() as connection:
         replace_keys(connection, key_rows(keys, loaded.ids), None)
@@ -264,6 +269,7 @@ def _score(
         counts.update(candidate_pairs=len(candidates.a), skipped_keys=candidates.skipped_keys)
         if len(candidates.a) == 0:
             return ScoredLinks.empty()
+        decided = decisions(connection)
         loaded = load_records(connection, np.union1d(candidates.a, candidates.b).tolist(), fingerprints=False)
     records = normalize_records(loaded.table)
     ids = np.asarray(loaded.ids, dtype=np.int64)
@@ -273,7 +279,7 @@ def _score(
     links = ScoredLinks(
         candidates.a, candidates.b, scored.probability, scored.weights, names, scored.prior_weight
     )
-    return links.at_least(settings.threshold)
+    return apply_reviews(links, decided).at_least(settings.threshold)
 
 
 def _fingerprint_of(stored: str | None) -> str | None:

@@ -13,8 +13,8 @@ retention" says the same for operators):
   contactfix reads a party row without its identity. The court's case itself stays with the court.
   Exception: when the identity also holds *another* debtor's bank record (the same person owes a
   second bank), those shared rows serve that case too and are kept (counted as ``shared_records_kept``).
-* ``contacts``, ``blocking_keys``, ``identity_members``, ``record_links`` of the erased records:
-  deleted; an ``identities`` row left with no member: deleted.
+* ``contacts``, ``blocking_keys``, ``identity_members``, ``record_links``, ``link_reviews`` of the
+  erased records: deleted; an ``identities`` row left with no member: deleted.
 * ``contact_rankings``, ``case_assignments``, ``dispatches`` (with their ``dispatch_decisions``),
   ``outcomes`` (value and note), ``carrier_requests``, ``carrier_numbers`` of the debtor: deleted.
 * ``call_attempts``: those of the debtor's dispatches, and those of its phones that no remaining
@@ -65,6 +65,7 @@ from contactfix.db.dispatch_models import (
 from contactfix.db.identity_models import BlockingKey, ContactRanking, Identity, IdentityMember, RecordLink
 from contactfix.db.models import AuditEntry, Contact, Debtor, Organization, SourceRecord
 from contactfix.db.outcome_models import Outcome
+from contactfix.db.review_models import LinkReview
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.pipeline.lock import ReconcileLocked, reconcile_lock
 from contactfix.privacy.keyring import PURPOSE_RATELIMIT, KeyedHash, Keyring, current_keyring
@@ -308,6 +309,8 @@ def _delete_rows(session: Session, debtor: Debtor, records: set[int], phones: se
     for batch in _chunks(records):
         add("record_links", _delete(session, delete(RecordLink).where(
             or_(RecordLink.record_a_id.in_(batch), RecordLink.record_b_id.in_(batch)))))  # fmt: skip
+        add("link_reviews", _delete(session, delete(LinkReview).where(
+            or_(LinkReview.record_a_id.in_(batch), LinkReview.record_b_id.in_(batch)))))  # fmt: skip
         add(
             "blocking_keys",
             _delete(session, delete(BlockingKey).where(BlockingKey.source_record_id.in_(batch))),
