@@ -127,3 +127,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         _missing(f"reference data folder {SHARED_DATA} is missing")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: pytest-playwright keeps its driver, its threads and an event loop for the
+    rest of the session, which would stop later tests from forking or calling asyncio.run()."""
+    items.sort(key=lambda item: item.path.name == "test_web_browser.py")

@@ -21,6 +21,7 @@ from connectors.outbox import OutboxConnector
 from contactfix.cli.commands_export import export_contacts
 from contactfix.db.engine import make_engine
 from contactfix.db.migrate import upgrade_database
+from contactfix.db.models import Organization
 from contactfix.intake.receipt import Issue, write_issues_csv
 
 
@@ -86,7 +87,9 @@ def test_exports_are_private_even_when_they_replace_a_readable_file(tmp_path: Pa
     out.chmod(0o644)
     try:
         with Session(engine) as session:
-            assert export_contacts(session, out) == 0
+            session.add(Organization(name="bank-a", kind="bank"))
+            session.flush()
+            assert export_contacts(session, out, org="bank-a") == 0
     finally:
         engine.dispose()
     assert mode(out) == 0o600 and out.stat().st_size > 3

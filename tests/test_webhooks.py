@@ -433,6 +433,7 @@ def test_health_answers_while_a_one_megabyte_push_is_taken_in(served: Served, en
     pushing.join()
     assert result["push"][0] == 200
     assert all(status == 200 and seconds < 1.0 for status, seconds in health), health
-    # Answered again and again during the push, not once after it (a blocked loop answers once).
-    assert len(health) >= 3, (result["push"], health)
+    # Answered during the push, not once after it: a blocked loop answers the first request only when
+    # the push is done, and then the loop above stops. (The push takes well under a second now.)
+    assert len(health) >= 2, (result["push"], health)
     assert states(engine)[1] == "delivered"
