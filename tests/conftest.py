@@ -129,7 +129,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def _leaves_threads(item: pytest.Item) -> int:
+    if item.path.name == "test_web_browser.py":
+        return 2
+    return 1 if "schemathesis" in item.name else 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests last: pytest-playwright keeps its driver, its threads and an event loop for the
-    rest of the session, which would stop later tests from forking or calling asyncio.run()."""
-    items.sort(key=lambda item: item.path.name == "test_web_browser.py")
+    """Tests that leave threads behind run last: pytest-playwright keeps its driver, its threads and
+    an event loop for the rest of the session, schemathesis's ASGI client a thread; either would stop
+    later tests from forking (intake forks its workers only in a process with no other thread) or
+    from calling asyncio.run()."""
+    items.sort(key=_leaves_threads)
