@@ -167,14 +167,9 @@ def record_outcome(
 def _apply(session: Session, debtor: Debtor, result: OutcomeResult, value: str) -> None:
     """The effects of an outcome that cannot wait for the next reconciliation."""
     if result == OutcomeResult.MEDIATED:
-        _move(
-            session,
-            debtor,
-            DebtorStatus.CLOSED,
-            (DebtorStatus.LOST, DebtorStatus.REPAIRED, DebtorStatus.REACHED),
-        )
+        _move(debtor, DebtorStatus.CLOSED, (DebtorStatus.LOST, DebtorStatus.REPAIRED, DebtorStatus.REACHED))
     elif result in REACHING_RESULTS:
-        _move(session, debtor, DebtorStatus.REACHED, (DebtorStatus.LOST, DebtorStatus.REPAIRED))
+        _move(debtor, DebtorStatus.REACHED, (DebtorStatus.LOST, DebtorStatus.REPAIRED))
     if result == OutcomeResult.OBJECTED:
         _listed(session, sorted(debtor_phones(session, debtor.id)), "debtor objected")
         _block(session, debtor.id, None, "objection")
@@ -182,7 +177,8 @@ def _apply(session: Session, debtor: Debtor, result: OutcomeResult, value: str) 
         _block(session, debtor.id, value, "wrong_number")
 
 
-def _move(session: Session, debtor: Debtor, to: DebtorStatus, allowed_from: Sequence[DebtorStatus]) -> None:
+def _move(debtor: Debtor, to: DebtorStatus, allowed_from: Sequence[DebtorStatus]) -> None:
+    """Statuses only move forward: from ``allowed_from`` to ``to``, else the debtor keeps its own."""
     if debtor.status in {status.value for status in allowed_from}:
         debtor.status = to.value
 
