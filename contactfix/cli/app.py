@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 import typer.core
 
 
@@ -37,3 +42,20 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: apply migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+@contextmanager
+def configured_session() -> Iterator[Session]:
+    """A session on the configured database (``CONTACTFIX_DATABASE_URL``); its engine is disposed
+    afterwards. The database layer is imported only when a command asks for it."""
+    from sqlalchemy.orm import Session
+
+    from contactfix.db.engine import make_engine
+    from contactfix.settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()

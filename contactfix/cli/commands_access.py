@@ -15,34 +15,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, configured_session
 
 orgs_app = typer.Typer(help="Organisations: banks, mediation centers, courts.", no_args_is_help=True)
 users_app = typer.Typer(help="Users of the API and their tokens.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from contactfix.db.engine import make_engine
-    from contactfix.settings import get_settings
-
-    engine = make_engine(get_settings().database_url)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @orgs_app.command("add")
@@ -53,7 +37,7 @@ def orgs_add(
     """Add an organisation; adding one that exists (same kind) changes nothing."""
     from contactfix.access import add_organization
 
-    with _session() as session, session.begin():
+    with configured_session() as session, session.begin():
         organization, created = add_organization(session, name, kind)
         text = f"organisation {organization.id}: {organization.name} ({organization.kind})"
     Console(highlight=False).print(text if created else f"{text} already exists")
@@ -67,7 +51,7 @@ def orgs_list() -> None:
     from contactfix.db.models import Organization
 
     table = Table("id", "name", "kind")
-    with _session() as session:
+    with configured_session() as session:
         for org in session.scalars(select(Organization).order_by(Organization.id)):
             table.add_row(str(org.id), org.name, org.kind)
     Console(highlight=False).print(table)
@@ -92,7 +76,7 @@ def users_add(
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    with _session() as session, session.begin():
+    with configured_session() as session, session.begin():
         user = add_user(session, login, org, role, mediator=mediator, password=password)
     if json_output:
         body = {"login": user.login, "org": user.organization, "role": user.role.value, "token": user.token}
@@ -109,7 +93,7 @@ def users_revoke(login: Annotated[str, typer.Argument(help="The user's login.")]
     """Revoke every API token of a user."""
     from contactfix.access import revoke_user
 
-    with _session() as session, session.begin():
+    with configured_session() as session, session.begin():
         count = revoke_user(session, login)
     Console(highlight=False).print(f"{login}: {count} token{'' if count == 1 else 's'} revoked")
 
@@ -133,7 +117,7 @@ def users_list() -> None:
         .order_by(User.id)
     )
     table = Table("login", "org", "role", "mediator", "tokens")
-    with _session() as session:
+    with configured_session() as session:
         for login, org, role, mediator_id, tokens in session.execute(query):
             table.add_row(login, org, role, str(mediator_id or "–"), str(tokens))
     Console(highlight=False).print(table)
@@ -152,7 +136,7 @@ def audit_command(
     """The audit log, newest first: who, for which organisation, did what, when (no unmasked PII)."""
     from contactfix.queries.audit import AuditFilter, audit_entries
 
-    with _session() as session:
+    with configured_session() as session:
         entries = audit_entries(
             session, AuditFilter(actor=actor, organization=org, action=action, limit=limit)
         )

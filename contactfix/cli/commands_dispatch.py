@@ -14,17 +14,14 @@ Phones are printed masked.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, configured_session
 
 mediators_app = typer.Typer(
     help="Mediators: who receives repaired contacts, and their hours.", no_args_is_help=True
@@ -53,7 +50,7 @@ def add_command(
     from contactfix.dispatch.mediators import MediatorInput, add_mediator
     from contactfix.dispatch.planning import plan_undispatched
 
-    with _session() as session, session.begin():
+    with configured_session() as session, session.begin():
         mediator = add_mediator(session, MediatorInput(name, phone, center, hours, timezone))
         planned = plan_undispatched(session)
         shown = (mediator.id, mediator.name, mediator.center, mask_phone(mediator.phone), mediator.hours)
@@ -75,7 +72,7 @@ def list_command() -> None:
     from contactfix.db.dispatch_models import CaseAssignment, Mediator
 
     table = Table("id", "name", "center", "phone", "hours", "active", "cases")
-    with _session() as session:
+    with configured_session() as session:
         counted = select(CaseAssignment.mediator_id, func.count()).group_by(CaseAssignment.mediator_id)
         cases = {mediator_id: count for mediator_id, count in session.execute(counted).all()}
         for m in session.scalars(select(Mediator).order_by(Mediator.id)):
@@ -102,7 +99,7 @@ def assign_command(
     from contactfix.cli.commands_show import find_debtor
     from contactfix.dispatch.mediators import assign_explicitly, find_mediator
 
-    with _session() as session, session.begin():
+    with configured_session() as session, session.begin():
         debtor, _ = find_debtor(session, reference, org)
         chosen = find_mediator(session, mediator, center)
         assign_explicitly(session, debtor.id, chosen)
@@ -119,7 +116,7 @@ def status_command(
     """Count dispatches per state."""
     from contactfix.dispatch.status import state_counts
 
-    with _session() as session:
+    with configured_session() as session:
         counts = state_counts(session)
     if json_output:
         print(json.dumps(counts))
@@ -135,7 +132,7 @@ def retry_dead_command() -> None:
     """Requeue every dead dispatch (after fixing what killed them), attempts reset."""
     from contactfix.dispatch.status import retry_dead
 
-    with _session() as session, session.begin():
+    with configured_session() as session, session.begin():
         revived = retry_dead(session)
     Console(highlight=False).print(f"{revived} dead dispatches back to pending")
     if revived:
@@ -187,17 +184,3 @@ def kick_relay() -> int:
         return int(relay_dispatches())
     relay_dispatches.delay()
     return 0
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A session on the configured database; its engine is disposed afterwards."""
-    from contactfix.db.engine import make_engine
-    from contactfix.settings import get_settings
-
-    engine = make_engine(get_settings().database_url)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,7 +24,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, configured_session
 from contactfix.errors import ContactfixError, NotFound
 
 _RESULTS_HELP = "reached, wrong_number, no_answer, objected, promised_to_pay, refused_to_pay or mediated"
@@ -39,13 +39,6 @@ def _fail(exc: ContactfixError, json_output: bool) -> typer.Exit:
         print(json.dumps({"error": str(exc)}, ensure_ascii=False))
     Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
     return typer.Exit(2)
-
-
-def _engine() -> Any:
-    from contactfix.db.engine import make_engine
-    from contactfix.settings import get_settings
-
-    return make_engine(get_settings().database_url)
 
 
 def _organization_id(session: Session, org: str) -> int:
@@ -108,9 +101,8 @@ def outcome_command(
         return
     if reference is None or not contact or not result:
         raise typer.BadParameter("REFERENCE, --contact and --result are needed (or --file)")
-    engine = _engine()
     try:
-        with Session(engine) as session, session.begin():
+        with configured_session() as session, session.begin():
             debtor_id = _debtor_id(session, _organization_id(session, org), reference)
             stored = record_outcome(
                 session, debtor_id=debtor_id, contact=contact, result=result, reporter=reporter, note=note
@@ -118,8 +110,6 @@ def outcome_command(
             summary = {"outcome_id": stored.id, "reference": reference.strip(), "result": stored.result}
     except ContactfixError as exc:
         raise _fail(exc, json_output) from None
-    finally:
-        engine.dispose()
     if json_output:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -172,28 +162,24 @@ def _reported_at(text: str) -> dt.datetime | None:
 def _outcome_file(path: Path, org: str, reporter: str, json_output: bool) -> None:
     from contactfix.pipeline.outcomes import record_outcome
 
-    engine = _engine()
     recorded, refused = 0, []
-    try:
-        with Session(engine) as session, session.begin():
-            organization_id = _organization_id(session, org)
-            for row in _read_rows(path):
-                try:
-                    with session.begin_nested():
-                        record_outcome(
-                            session,
-                            debtor_id=_debtor_id(session, organization_id, row.fields.get("reference", "")),
-                            contact=row.fields.get("contact", ""),
-                            result=row.fields.get("result", ""),
-                            reported_at=_reported_at(row.fields.get("reported_at", "")),
-                            note=row.fields.get("note") or None,
-                            reporter=f"{reporter}:{path.name}"[:100],
-                        )
-                    recorded += 1
-                except ContactfixError as exc:
-                    refused.append({"row": row.number, "reason": str(exc)})
-    finally:
-        engine.dispose()
+    with configured_session() as session, session.begin():
+        organization_id = _organization_id(session, org)
+        for row in _read_rows(path):
+            try:
+                with session.begin_nested():
+                    record_outcome(
+                        session,
+                        debtor_id=_debtor_id(session, organization_id, row.fields.get("reference", "")),
+                        contact=row.fields.get("contact", ""),
+                        result=row.fields.get("result", ""),
+                        reported_at=_reported_at(row.fields.get("reported_at", "")),
+                        note=row.fields.get("note") or None,
+                        reporter=f"{reporter}:{path.name}"[:100],
+                    )
+                recorded += 1
+            except ContactfixError as exc:
+                refused.append({"row": row.number, "reason": str(exc)})
     if json_output:
         print(json.dumps({"recorded": recorded, "refused": refused}, ensure_ascii=False))
     else:
@@ -218,15 +204,12 @@ def report_command(
     """The funnel: submitted → accepted → repaired → dispatched → delivered → reached → mediated."""
     from contactfix.pipeline.report import funnel
 
-    engine = _engine()
     try:
-        with Session(engine) as session:
+        with configured_session() as session:
             organization_id = _organization_id(session, org) if org else None
             counts = funnel(session, organization_id=organization_id, submission_id=submission)
     except ContactfixError as exc:
         raise _fail(exc, json_output) from None
-    finally:
-        engine.dispose()
     if json_output:
         print(json.dumps(counts))
         return
@@ -280,16 +263,13 @@ def calibrate_command(
     from contactfix.settings import get_settings
 
     needed = min_outcomes if min_outcomes is not None else get_settings().calibration_min_outcomes
-    engine = _engine()
     try:
-        with Session(engine) as session, session.begin():
+        with configured_session() as session, session.begin():
             result = calibrate(session, min_outcomes=needed, store=not dry_run)
             if dry_run:
                 session.rollback()
     except ContactfixError as exc:
         raise _fail(exc, json_output) from None
-    finally:
-        engine.dispose()
     summary = {
         "model_id": result.model_id, "active": result.active, "fitted_on": result.fitted_on,
         "held_out": result.held_out, "brier_prior": result.brier_prior, "brier_fitted": result.brier_fitted,
