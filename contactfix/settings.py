@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     # access and the HTTP API
     share_contacts_across_banks: bool = False
     api_workers: int = Field(default=2, ge=1, le=64)
+    # Threads per API process for blocking work (database, files); its pool keeps as many
+    # connections. Few: more threads only contend for the process's GIL, and requests beyond them
+    # wait in line (first come, first served) instead.
+    api_threads: int = Field(default=8, ge=1, le=200)
+    # The niceness of the process that takes a large upload in (0: as the API's own): interactive
+    # reads keep their latency while an upload runs; the upload gets every cycle they leave.
+    api_upload_nice: int = Field(default=10, ge=0, le=19)
     # the web pages: the key that signs session cookies (None: derived from the data key), cookies
     # only over HTTPS, and how long a sign-in lasts
     web_session_secret: SecretStr | None = None

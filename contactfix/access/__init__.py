@@ -15,7 +15,7 @@ from contactfix.access.accounts import (
     issue_token,
     revoke_user,
 )
-from contactfix.access.audit import audit
+from contactfix.access.audit import audit, audit_now
 from contactfix.access.caller import Caller, authenticate, bearer_token, session_caller, sign_in
 from contactfix.access.credentials import hash_password, new_token, password_matches, token_hash
 from contactfix.access.errors import AccessError, Forbidden, InvalidAccount, Unauthenticated
@@ -35,6 +35,7 @@ __all__ = [
     "add_organization",
     "add_user",
     "audit",
+    "audit_now",
     "authenticate",
     "bearer_token",
     "find_organization",

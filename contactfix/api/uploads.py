@@ -4,13 +4,15 @@ The multipart body streams to a spooled temporary file (python-multipart, throug
 into a file of its own name in a private temporary folder (the submission keeps the file's name).
 A small file is taken in on a threadpool thread; a large one by ``contactfix submit --json`` in a
 child process, so that its validation (in worker processes of its own, as on the command line)
-never holds this process's GIL while other requests are answered. Either way the receipt is the
-same JSON the CLI prints.
+never holds this process's GIL while other requests are answered, and at a lower CPU priority
+(``api_upload_nice``), so that interactive reads keep their latency while it runs and it gets every
+cycle they leave. Either way the receipt is the same JSON the CLI prints.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -85,6 +87,7 @@ async def _in_child(path: Path, organization: str, kind: Kind, settings: Setting
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=env, cwd=path.parent,
     )  # fmt: skip
+    _lower_priority(child.pid, settings.api_upload_nice)
     out, _ = await child.communicate()
     lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
@@ -94,6 +97,16 @@ async def _in_child(path: Path, organization: str, kind: Kind, settings: Setting
     if child.returncode != 0 or "submission_id" not in body:
         raise IntakeError(str(body.get("error") or "the file could not be taken in"))
     return body
+
+
+def _lower_priority(pid: int, niceness: int) -> None:
+    """Make the child ``pid`` nicer by ``niceness`` (0: as this process). Done as soon as it starts,
+    long before it starts its validation workers (which inherit it): it is still importing Python."""
+    if niceness <= 0:
+        return
+    # OSError: it has already ended (its answer says how), or the system refuses: it runs as it is.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness))
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:

@@ -71,6 +71,33 @@ def _clean(value: Any, where: str) -> Any:
     raise AuditDetailError(f"{where} is a {type(value).__name__}, which JSON cannot hold; convert it first")
 
 
+def audit_values(
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: int | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    """The columns of one audit entry, checked: ``detail`` must be JSON-like (str, numbers, bool,
+    None, dicts with string keys, lists).
+
+    Raises :class:`PersonalDataInAudit` (a ``ValueError``) when the actor, the action or any detail
+    value or key, however deeply nested, contains what looks like an 18- or 15-digit ID number or a
+    mainland mobile number; the message says where, never what.
+    """
+    for name, text in (("actor", actor), ("action", action), ("subject_type", subject_type)):
+        kind = find_personal_data(text)
+        if kind is not None:
+            raise PersonalDataInAudit(f"{name} looks like {kind}; mask it before it enters the audit log")
+    return {
+        "actor": actor,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "detail": _clean(detail, "detail"),
+    }
+
+
 def record_audit(
     session: Session,
     actor: str,
@@ -81,21 +108,9 @@ def record_audit(
 ) -> AuditEntry:
     """Add one audit entry to ``session`` and return it; it is written with the session's next flush.
 
-    ``detail`` must be JSON-like (str, numbers, bool, None, dicts with string keys, lists). Raises
-    :class:`PersonalDataInAudit` (a ``ValueError``) when the actor, the action or any detail value or
-    key, however deeply nested, contains what looks like an 18- or 15-digit ID number or a mainland
-    mobile number; the message says where, never what. Nothing is added to the session then.
+    Checked as :func:`audit_values` checks it (:class:`PersonalDataInAudit` for what looks like an
+    unmasked ID or mobile number); nothing is added to the session then.
     """
-    for name, text in (("actor", actor), ("action", action), ("subject_type", subject_type)):
-        kind = find_personal_data(text)
-        if kind is not None:
-            raise PersonalDataInAudit(f"{name} looks like {kind}; mask it before it enters the audit log")
-    entry = AuditEntry(
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        detail=_clean(detail, "detail"),
-    )
+    entry = AuditEntry(**audit_values(actor, action, subject_type, subject_id, **detail))
     session.add(entry)
     return entry

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Connection, select
 from sqlalchemy.orm import Session
 
 from contactfix.access.policy import ANOTHER_BANK, ContactView
@@ -255,7 +255,9 @@ _RANKING_COLUMNS = (
 )  # fmt: skip
 
 
-def _visible(session: Session, debtor: Any, rows: Sequence[Any], view: ContactView) -> list[ShownContact]:
+def _visible(
+    session: Session | Connection, debtor: Any, rows: Sequence[Any], view: ContactView
+) -> list[ShownContact]:
     """The rankings ``rows`` (``_RANKING_COLUMNS``; ``channel`` None: no ranking) the view shows."""
     rows = [row for row in rows if row.channel is not None]
     orgs = record_organizations(
@@ -290,7 +292,7 @@ def _row(contact: ShownContact) -> RankedRow:
 
 
 def debtor_card(
-    session: Session, reference: str, visible: ColumnElement[bool], view_of: Any
+    session: Session | Connection, reference: str, visible: ColumnElement[bool], view_of: Any
 ) -> dict[str, Any] | None:
     """The API's answer for one debtor among the rows ``visible`` keeps (JSON-ready), or None (404).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from contactfix.access.policy import ANOTHER_BANK, bank_record_ids
@@ -24,7 +24,9 @@ _IN_CHUNK = 5000
 
 
 def record_organizations(
-    session: Session, rankings_sources: Iterable[Sequence[Mapping[str, Any]]], known: Mapping[int, int] = {}
+    session: Session | Connection,
+    rankings_sources: Iterable[Sequence[Mapping[str, Any]]],
+    known: Mapping[int, int] = {},
 ) -> dict[int, int | None]:
     """Record id → organisation id of every bank record among ``rankings_sources`` (``known``: some
     already known, e.g. the debtor's own record, not read again)."""
