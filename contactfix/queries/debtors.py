@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from contactfix.access.policy import ANOTHER_BANK, ContactView
@@ -33,6 +33,7 @@ __all__ = [
     "RankedRow",
     "ShownContact",
     "debtor_card",
+    "debtor_card_query",
     "debtor_view",
     "find_debtor",
     "masked_contact",
@@ -291,25 +292,31 @@ def _row(contact: ShownContact) -> RankedRow:
     )  # fmt: skip
 
 
-def debtor_card(
-    session: Session | Connection, reference: str, visible: ColumnElement[bool], view_of: Any
-) -> dict[str, Any] | None:
-    """The API's answer for one debtor among the rows ``visible`` keeps (JSON-ready), or None (404).
-
-    ``view_of(organization_id)`` gives the :class:`ContactView` of the debtor's bank. Contacts masked;
-    sources as the view allows, each ``{source, reference, observed_on}``.
-    """
-    # The debtor and its rankings in one statement: this is the API's most frequent call.
-    query = (
+def debtor_card_query(visible: ColumnElement[bool]) -> Select[Any]:
+    """The statement :func:`debtor_card` runs for the rows ``visible`` keeps (a caller's scope): the
+    debtor and its rankings in one statement, the reference its one parameter. Built once per
+    caller and kept (building and keying a statement costs more than running it)."""
+    return (
         select(
             Debtor.id, Debtor.organization_id, Debtor.source_record_id, Debtor.reference, Debtor.status,
             Debtor.name_original, Debtor.id_number, Debtor.updated_at, *_RANKING_COLUMNS,
         )
         .outerjoin(ContactRanking, ContactRanking.debtor_id == Debtor.id)
-        .where(Debtor.reference == reference, visible)
+        .where(Debtor.reference == bindparam("reference"), visible)
         .order_by(ContactRanking.channel.desc(), ContactRanking.rank)
     )  # fmt: skip
-    rows = session.execute(query).all()
+
+
+def debtor_card(
+    session: Session | Connection, query: Select[Any], reference: str, view_of: Any
+) -> dict[str, Any] | None:
+    """The API's answer for debtor ``reference`` among the rows ``query`` (:func:`debtor_card_query`)
+    keeps (JSON-ready), or None (404).
+
+    ``view_of(organization_id)`` gives the :class:`ContactView` of the debtor's bank. Contacts masked;
+    sources as the view allows, each ``{source, reference, observed_on}``.
+    """
+    rows = session.execute(query, {"reference": reference}).all()
     if not rows:
         return None
     debtor = rows[0]
