@@ -98,6 +98,12 @@ class Variant:
     checkout: Path | None = None
     env: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def cwd(self) -> Path:
+        """Where its processes start: ``python -m`` puts the working directory first on sys.path,
+        before PYTHONPATH, so a variant's code is imported only from its own checkout."""
+        return self.checkout or Path(__file__).resolve().parents[1]
+
     def environ(self, url: str) -> dict[str, str]:
         env = {**os.environ, "CONTACTFIX_DATABASE_URL": url, **dict(self.env)}
         if self.checkout is not None:
@@ -114,7 +120,7 @@ def _server(url: str, workers: int, variant: Variant) -> Iterator[tuple[int, Any
     server = subprocess.Popen(
         [sys.executable, "-m", "contactfix", "serve", "--host", HOST, "--port", str(port),
          "--workers", str(workers)],
-        env=variant.environ(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=variant.environ(url), cwd=variant.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -337,7 +343,7 @@ def _cli_submit(url: str, path: Path, org: str, variant: Variant) -> float:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "contactfix", "submit", str(path), "--org", org, "--json"],
-        env=variant.environ(url), capture_output=True, text=True, check=False,
+        env=variant.environ(url), cwd=variant.cwd, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"contactfix submit failed: {done.stderr[-2000:]}")

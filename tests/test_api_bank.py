@@ -146,3 +146,28 @@ def test_report_is_the_callers_funnel(client: TestClient, world: ApiWorld) -> No
     funnel = client.get("/api/v1/report", headers=auth(world.tokens["alice"])).json()
     assert set(funnel) >= {"submitted", "accepted", "repaired_records", "reached", "mediated"}
     assert all(isinstance(v, int) for v in funnel.values())
+
+
+def test_a_read_that_cannot_be_audited_is_not_answered(client: TestClient, world: ApiWorld) -> None:
+    from sqlalchemy import text
+
+    with world.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_log RENAME TO audit_log_away"))
+    try:
+        answer = client.get("/api/v1/debtors/CF001", headers=auth(world.tokens["alice"]))
+    finally:
+        with world.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE audit_log_away RENAME TO audit_log"))
+    assert answer.status_code == 500
+    assert "CF001" not in answer.text and "139" not in answer.text
+
+
+def test_each_read_is_audited_with_who_which_org_what_and_when(client: TestClient, world: ApiWorld) -> None:
+    for _ in range(3):
+        assert client.get("/api/v1/debtors/CF001", headers=auth(world.tokens["alice"])).status_code == 200
+    assert client.get("/api/v1/debtors/NOPE", headers=auth(world.tokens["alice"])).status_code == 404
+    audit = client.get("/api/v1/audit?action=debtor.read", headers=auth(world.tokens["op"])).json()
+    assert [(e["actor"], e["organization"], e["action"], e["subject_id"]) for e in audit] == [
+        ("alice", "bank-a", "debtor.read", world.case_a)
+    ] * 3
+    assert all(e["at"] and e["detail"] == {"role": "bank"} for e in audit)
