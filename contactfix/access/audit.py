@@ -20,7 +20,7 @@ from contactfix.db.models import AuditEntry
 
 __all__ = ["audit", "audit_now"]
 
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = insert(AuditEntry)
 
 
 def audit(
