@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from contactfix.db.models import MISTYPED_LINE, THIRD_PARTY_LINE
@@ -24,12 +24,14 @@ from matchers.identifiers import parse_phone
 
 __all__ = [
     "FLAG_NAMES",
+    "REPAIRS",
     "Features",
     "Observation",
     "RankedContact",
     "SourceTrust",
     "contact_key",
     "describe_contacts",
+    "marked_repairing",
     "rank_contacts",
     "repairing_contact",
     "sources_text",
@@ -381,10 +383,12 @@ _TRUST_ORDER = list(SourceTrust)
 
 
 # What a ranking's flags say, in the order they are stored.
+# ``repairs``: the contact that makes the debtor repaired by today's evidence (repairing_contact).
 FLAG_NAMES = (
     "wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had", "known_failed",
-    "slip", "third_party",
+    "slip", "third_party", "repairs",
 )  # fmt: skip
+REPAIRS = "repairs"
 
 
 def _flags(features: Features) -> tuple[str, ...]:
@@ -400,7 +404,7 @@ def _flags(features: Features) -> tuple[str, ...]:
         "slip": features.slip,
         "third_party": features.third_party,
     }
-    return tuple(name for name in FLAG_NAMES if raised[name])
+    return tuple(name for name in FLAG_NAMES if raised.get(name))  # REPAIRS: see marked_repairing
 
 
 def rank_contacts(
@@ -448,6 +452,15 @@ def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, bool, float, in
     # debtor on never ranks above one not known to have failed.
     first = (unusable, bool(features.shared), failed, not features.reached, -contact.confidence)
     return (*first, -features.sources, -last, written, contact.value)
+
+
+def marked_repairing(ranked: Sequence[RankedContact], chosen: RankedContact) -> list[RankedContact]:
+    """``ranked`` with ``chosen`` flagged :data:`REPAIRS`, so that a later step that reads the stored
+    ranking (a dispatch planned when a mediator is added) picks the contact repair picked."""
+    return [
+        replace(contact, flags=(*contact.flags, REPAIRS)) if contact is chosen else contact
+        for contact in ranked
+    ]
 
 
 def _with_rank(contact: RankedContact, rank: int) -> RankedContact:
