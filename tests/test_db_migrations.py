@@ -64,6 +64,8 @@ TABLES = {
     # 0007: carrier repair
     "carrier_requests",
     "carrier_numbers",
+    # 0009: failed sign-ins
+    "login_failures",
 }
 
 
