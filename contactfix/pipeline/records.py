@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Connection, Integer, Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
 from contactfix.db.models import Contact, ContactChannel, IdType, SourceRecord
 from matchers.inputs import table_from_columns
@@ -87,9 +88,10 @@ def among(
     connection: Connection,
     column: InstrumentedAttribute[_T] | ColumnElement[_T],
     ids: Sequence[_T],
-    element: type[Integer] | type[String] = Integer,
+    element: type[Integer] | type[String] | TypeEngine[Any] = Integer,
 ) -> ColumnElement[bool]:
-    """``column`` is one of ``ids`` (``element``: their SQL type): one array parameter on PostgreSQL
+    """``column`` is one of ``ids`` (``element``: their SQL type; ``Sealed()`` for a sealed column, so
+    that each value is sealed as the column's own comparisons seal it): one array parameter on PostgreSQL
     (``= ANY``), where a list of thousands of parameters costs more to send and parse than to run;
     ``IN`` elsewhere."""
     if connection.dialect.name == "postgresql":
