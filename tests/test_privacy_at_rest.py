@@ -389,3 +389,53 @@ def test_keys_rotate_cli_with_a_key_file(tmp_path: Path, monkeypatch: Any) -> No
         assert f"mediators: {ring.key_id}: 1" in status.output
     finally:
         get_settings.cache_clear()
+
+
+# --- the migration -------------------------------------------------------------------------------------
+
+
+def test_upgrade_seals_rows_stored_in_clear_and_downgrade_opens_them(
+    db_url: str, tmp_path: Path, fresh_keyring: Keyring
+) -> None:
+    from contactfix.db.migrate import downgrade_database
+
+    upgrade_database(db_url, "0008")
+    engine = make_engine(db_url)
+    phone, id_number, address = "+8613912345670", "11010519491231002X", "福建省福州市鼓楼区五四路 1 号"
+    try:
+        with engine.begin() as connection:  # as the code before encryption wrote them
+            connection.execute(
+                sa.text(
+                    "INSERT INTO mediators (name, center, phone, active) VALUES ('陈静', '中心', :p, true)"
+                ),
+                {"p": phone},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO source_records (source, record_key, party_type, name_original, name, "
+                    "id_type, id_number, address) "
+                    "VALUES ('bank', 'k1', 'person', '张三', '张三', 'resident_id', :i, :a)"
+                ),
+                {"i": id_number, "a": address},
+            )
+        upgrade_database(db_url)
+        with engine.connect() as connection:
+            stored = connection.execute(sa.text("SELECT phone FROM mediators")).scalar_one()
+            record = connection.execute(sa.text("SELECT id_number, address FROM source_records")).one()
+        assert all(is_sealed(v) for v in (stored, *record))
+        assert all(sealed_key_id(v) == fresh_keyring.key_id for v in (stored, *record))
+        with Session(engine) as session:
+            assert session.scalar(select(Mediator.phone).where(Mediator.phone == phone)) == phone
+            assert session.execute(select(SourceRecord.id_number, SourceRecord.address)).one() == (
+                id_number,
+                address,
+            )
+        if db_url.startswith("sqlite"):
+            engine.dispose()
+            database = Path(db_url.removeprefix("sqlite:///"))
+            assert bytes_hits(database_files(database), {phone[3:], id_number, address}) == {}
+        downgrade_database(db_url, "0008")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT phone FROM mediators")).scalar_one() == phone
+    finally:
+        engine.dispose()

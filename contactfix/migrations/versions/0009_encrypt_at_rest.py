@@ -9,7 +9,9 @@ keeps their declared VARCHAR: it does not enforce the length, and rebuilding the
 declared type would cascade their drop to every referencing row (see ``contactfix.db.models.Sealed``).
 
 Rows written before this revision are sealed here, under the deployment's data key, in batches:
-a database with none (a fresh one) needs no key for this step. Downgrading opens them again.
+a database with none (a fresh one) needs no key for this step. Downgrading opens them again. On
+SQLite ``secure_delete`` zeroes the space the clear values leave; on PostgreSQL their old row
+versions stay in the table files until VACUUM FULL (and in WAL archives and backups already made).
 History is frozen: the list of columns is written out here, not read from the models.
 """
 
@@ -50,6 +52,9 @@ def upgrade() -> None:
         for table, columns in _SEALED.items():
             for column, length in columns:
                 op.alter_column(table, column, type_=sa.Text(), existing_type=sa.String(length))
+    else:
+        # The clear values this rewrites would otherwise stay readable in the file's free pages.
+        op.execute("PRAGMA secure_delete = ON")
     from contactfix.privacy.rotation import seal_in_place
 
     seal_in_place(op.get_bind(), {table: [c for c, _ in columns] for table, columns in _SEALED.items()})
