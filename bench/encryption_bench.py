@@ -57,9 +57,9 @@ _RECONCILE_CHILD = (
 )
 
 
-def _base_worktree(revision: str) -> Path:
+def _code_worktree(revision: str) -> Path:
     """REV checked out (detached) under bench/out/, made once and reused."""
-    path = ROOT / "bench" / "out" / f"base-{revision[:12]}"
+    path = ROOT / "bench" / "out" / f"code-{revision[:12]}"
     if not (path / "contactfix").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
@@ -210,6 +210,7 @@ def write_results(block: str, lines: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the commit before encryption at rest")
+    parser.add_argument("--after", default=None, help="a commit to measure instead of this checkout")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--debtors", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=2)
@@ -217,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reconcile", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
-    roots = {"before": _base_worktree(args.base), "after": ROOT}
+    roots = {
+        "before": _code_worktree(args.base),
+        "after": ROOT if args.after is None else _code_worktree(args.after),
+    }
     _check_roots(roots)
     machine = machine_summary()
     if not args.skip_intake:

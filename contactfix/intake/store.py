@@ -19,7 +19,6 @@ from sqlalchemy import Connection, insert, text
 from contactfix.db.models import SubmissionIssue
 from contactfix.intake.receipt import Issue
 from contactfix.intake.staging import CONTACT_FIELDS, DEBTOR_FIELDS, RECORD_COLUMNS, StagedRecord
-from contactfix.privacy.sealing import FieldCipher, field_cipher
 
 __all__ = ["RecordWriter"]
 
@@ -35,10 +34,6 @@ assert set(DEBTOR_FIELDS[:_BANK_AT]) <= set(RECORD_COLUMNS)
 _STAGED_RECORD_COLUMNS = (*_RECORD_COLUMNS, *_BANK_FIELDS)
 _ISSUE_COLUMNS = ("submission_id", "row", "field", "reason", "severity")
 _ID_GROUP = ("id_type", "id_number", "id_prefix", "id_suffix", "county_code")
-# Sealed before they are staged (encryption at rest): the staging tables never hold them in clear,
-# and the upserts compare and merge sealed values, which are equal when the plain ones are.
-_SEALED_RECORD_AT = tuple(RECORD_COLUMNS.index(name) for name in ("id_number", "address"))
-_SEALED_CONTACT_AT = tuple(_CONTACT_COLUMNS.index(name) for name in ("value", "value_original"))
 _TYPES = {
     "case_year": "INTEGER", "case_sequence": "INTEGER",
     "observed_on": "DATE", "birth_date": "DATE", "seen": "DATE", "amount_owed": "NUMERIC(16, 2)",
@@ -155,14 +150,6 @@ _POSTGRES_DEBTORS = (
 _POSTGRES_CONTACTS = _UPSERT_CONTACTS.format(record_id="m.id", join=_merged_join("c"))
 
 
-def _sealed(cipher: FieldCipher, values: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, ...]:
-    sealed = list(values)
-    for at in positions:
-        if sealed[at] is not None:
-            sealed[at] = cipher.seal(sealed[at])
-    return tuple(sealed)
-
-
 class RecordWriter:
     """Writes the batches of one submission through ``connection`` (which the caller commits)."""
 
@@ -195,18 +182,14 @@ class RecordWriter:
             # lets the next batch start at once.
             self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self._clear()
-        cipher = field_cipher()
+        # The values come sealed from staging (encryption at rest): the ID number, address and contacts
+        # are never in clear here, in the staging tables, or in the upserts' comparisons.
         if debtors:
-            rows = [_sealed(cipher, r.values, _SEALED_RECORD_AT) + r.debtor[_BANK_AT:] for r in records]
+            rows = [r.values + r.debtor[_BANK_AT:] for r in records]
             self._stage("intake_records", _STAGED_RECORD_COLUMNS, rows)
         else:
-            rows = [_sealed(cipher, r.values, _SEALED_RECORD_AT) for r in records]
-            self._stage("intake_records", _RECORD_COLUMNS, rows)
-        contacts = [
-            _sealed(cipher, (r.record_key, *c, r.seen), _SEALED_CONTACT_AT)
-            for r in records
-            for c in r.contacts
-        ]
+            self._stage("intake_records", _RECORD_COLUMNS, [r.values for r in records])
+        contacts = [(r.record_key, *c, r.seen) for r in records for c in r.contacts]
         self._stage("intake_contacts", _CONTACT_COLUMNS, contacts)
         if self.postgres:
             merge = _POSTGRES_RECORDS + (_POSTGRES_DEBTORS if debtors else "") + _POSTGRES_CONTACTS

@@ -7,9 +7,9 @@ changed and a rotation finds the rows it has not rewritten yet by their prefix.
 Why deterministic: the code looks rows up by phone and ID (``WHERE value = :phone``), keeps them
 unique (``UNIQUE (source_record_id, channel, value)``, ``ON CONFLICT`` upserts) and joins tables on
 them (contacts to dispatches, do-not-contact, outcomes). A random nonce would break every one of
-those. So the nonce is the first 12 bytes of an HMAC-SHA-256 of the plaintext under a key of its own
-(the SIV construction, RFC 5297's idea with GCM): the same plaintext under the same data key always
-gives the same sealed text, and different plaintexts never share a nonce (up to an HMAC collision).
+those. So the nonce is a 12-byte keyed BLAKE2b (a PRF, as HMAC is) of the plaintext under a key of
+its own (the SIV construction, RFC 5297's idea with GCM): the same plaintext under the same data key always
+gives the same sealed text, and different plaintexts never share a nonce (up to a collision of the PRF).
 What it leaks is equality, which the keyed hashes of blocking keys already leak; it reveals nothing
 of a value without the data key, and a value cannot be found again by sealing every phone number
 without it either.
@@ -55,7 +55,6 @@ SEALED_PREFIX = "e1."  # the format's version; a new format gets a new prefix
 _KEY_ID_CHARS = 8
 _HEAD = len(SEALED_PREFIX) + _KEY_ID_CHARS + 1  # "e1." + key id + "."
 _NONCE = 12
-_SHA256_BLOCK = 64
 _MEMO = 1 << 20  # values per memo before it starts again: bounded memory in a long-running worker
 
 
@@ -75,25 +74,25 @@ def sealed_key_id(stored: str) -> str | None:
 
 
 class _Sealer:
-    """AES-GCM and the nonce HMAC of one data key (the HMAC's padded key states computed once)."""
+    """AES-GCM and the nonce PRF of one data key."""
 
-    __slots__ = ("_aes", "_inner", "_outer", "head", "key_id")
+    __slots__ = ("_aes", "_nonce", "head", "key_id")
 
     def __init__(self, keyring: Keyring, key_id: str) -> None:
         self.key_id = key_id
         self.head = f"{SEALED_PREFIX}{key_id}."
         self._aes = AESGCM(keyring.derive(PURPOSE_SEAL_AES, key_id=key_id))
-        padded = keyring.derive(PURPOSE_SEAL_NONCE, key_id=key_id).ljust(_SHA256_BLOCK, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+        # Keyed BLAKE2b is a PRF (a MAC by design, RFC 7693): one C call where HMAC takes four. Set up
+        # once, copied per value.
+        self._nonce = hashlib.blake2b(
+            key=keyring.derive(PURPOSE_SEAL_NONCE, key_id=key_id), digest_size=_NONCE
+        )
 
     def seal(self, text: str) -> str:
         plain = text.encode("utf-8")
-        inner = self._inner.copy()
-        inner.update(plain)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        nonce = outer.digest()[:_NONCE]
+        prf = self._nonce.copy()
+        prf.update(plain)
+        nonce = prf.digest()
         return self.head + base64.b64encode(nonce + self._aes.encrypt(nonce, plain, None)).decode("ascii")
 
     def open(self, stored: str) -> str:
