@@ -84,7 +84,7 @@ def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
     deterministic, so :func:`merge_staged` and the upserts compare sealed values as they compared
     plain ones.
     """
-    seal = field_cipher().seal
+    seal = field_cipher().seal_once  # a file's values are mostly distinct: no memo to grow
     values = _sealed(_plain(_record_values(record), _RECORD_DATES), _RECORD_SEALED, seal)
     debtor_values = (
         _sealed(_plain(_debtor_values(record), _DEBTOR_PLAIN), _DEBTOR_SEALED, seal) if debtor else ()

@@ -55,7 +55,8 @@ SEALED_PREFIX = "e1."  # the format's version; a new format gets a new prefix
 _KEY_ID_CHARS = 8
 _HEAD = len(SEALED_PREFIX) + _KEY_ID_CHARS + 1  # "e1." + key id + "."
 _NONCE = 12
-_MEMO = 1 << 20  # values per memo before it starts again: bounded memory in a long-running worker
+# Values per memo before it starts again: bounded memory (some 60 MiB) in a long-running worker.
+_MEMO = 1 << 18
 
 
 class SealError(ContactfixError, ValueError):
@@ -145,6 +146,10 @@ class FieldCipher:
                 self._sealed.clear()
             found = self._sealed[text] = self._writer.seal(text)
         return found
+
+    def seal_once(self, text: str) -> str:
+        """``text`` sealed under the current key, not memoised: for values seen once (intake)."""
+        return self._writer.seal(text)
 
     def seal_with(self, key_id: str, text: str) -> str:
         """``text`` sealed under the key ``key_id`` (rotation)."""
