@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from contactfix.db.dispatch_models import AssignmentKind, CaseAssignment, Dispatch, Mediator
-from contactfix.db.identity_models import ReconcileRun
+from contactfix.db.identity_models import ContactRanking, ReconcileRun
 from contactfix.db.models import Debtor
 from contactfix.dispatch.errors import MediatorError
 from contactfix.dispatch.mediators import (
@@ -267,3 +267,35 @@ def test_adding_a_mediator_plans_the_debtors_repaired_without_one(engine: Engine
     ]  # fmt: skip
     with Session(engine) as session, session.begin():
         assert plan_undispatched(session).planned == 0  # they have theirs now
+
+
+def test_a_mediator_added_later_is_sent_the_mobile_repair_chose_not_a_better_ranked_landline(
+    engine: Engine,
+) -> None:
+    landline = "+8659187654321"
+    with Session(engine) as session, session.begin():
+        world = World(session)
+        run = world.run()
+        debtor = world.debtor("CF200", "王芳", LOST)
+        court = "（{}）闽0103民初{}号".format
+        fresh = [
+            world.record("court", "王芳", reference=court(2026, n), observed_on=dt.date(2026, 3, n),
+                         phones=[landline], line_type="fixed_line")
+            for n in (1, 2)
+        ]  # fmt: skip
+        old = world.record(
+            "court", "王芳", reference=court(2020, 9), observed_on=dt.date(2020, 6, 1), phones=[NEW]
+        )
+        world.identity(run, (world.bank_records[debtor.id], 1.0), *((r, 0.999) for r in (*fresh, old)))
+        debtor_id = debtor.id
+        repair_contacts(session, run, as_of=AS_OF)
+        ranked = session.execute(
+            select(ContactRanking.value, ContactRanking.flags)
+            .where(ContactRanking.debtor_id == debtor_id, ContactRanking.channel == "phone")
+            .order_by(ContactRanking.rank)
+        ).all()
+        assert [value for value, _ in ranked] == [landline, NEW, LOST]  # the landline has more evidence
+        assert "repairs" in dict(ranked)[NEW] and "repairs" not in dict(ranked)[landline]
+        add_mediator(session, MediatorInput("新调解员", MEDIATOR_PHONES[0], "测试调解中心"))
+        assert plan_undispatched(session).planned == 1
+    assert [(row.debtor_id, row.contact_value) for row in dispatches(engine)] == [(debtor_id, NEW)]

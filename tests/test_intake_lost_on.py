@@ -102,3 +102,23 @@ def test_the_banks_emergency_contact_number_is_kept_as_someone_elses() -> None:
     )
     only = court.normalise(2, ["张三", resident_id(), "13900139000"])
     assert only.record is not None and not any(c.line_type == "third_party" for c in only.record.contacts)
+
+
+def test_a_banks_misspelt_and_emergency_numbers_are_kept_but_never_link_records(tmp_path: Path) -> None:
+    from contactfix.pipeline.records import _contacts
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    header = ["客户号", "姓名", "身份证号", "手机号", "紧急联系人电话"]
+    row = ["B1", "张三", resident_id(), "1380013800、13900139000", "13700137000"]
+    path = write_csv(tmp_path / "bank.csv", [header, row])
+    submit_bank_batch(engine, path, "示例银行")
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT value, line_type FROM contacts ORDER BY id")).all()
+        [linking] = _contacts(connection, None, None).values()
+    assert sorted(stored) == [
+        ("+8613700137000", "third_party"), ("+861380013800", "mistyped"), ("+8613900139000", "mobile")
+    ]  # fmt: skip
+    assert linking == [("phone", "+8613900139000")]
+    engine.dispose()

@@ -12,6 +12,7 @@ from intake_support import UNMASKED, bad_check, resident_id
 from contactfix.intake.headers import map_headers
 from contactfix.intake.rows import RowNormaliser, RowResult, court_role
 from contactfix.intake.values import BadValue, parse_amount, parse_date, parse_gender
+from matchers.text import to_halfwidth
 
 TODAY = dt.date(2024, 5, 6)
 BANK_HEADER = [
@@ -97,12 +98,46 @@ def test_several_phones_in_one_cell_each_become_a_contact() -> None:
 
 def test_a_bad_phone_is_dropped_with_a_masked_warning_and_the_row_kept() -> None:
     result = bank_row(
-        {"客户号": "B1", "姓名": "张三", "手机号": "1380013800, 13900139000", "出生日期": "1990-01-02"}
+        {"客户号": "B1", "姓名": "张三", "手机号": "1280013800, 13900139000", "出生日期": "1990-01-02"}
     )
     assert result.record is not None
     assert [c.value for c in result.record.contacts] == ["+8613900139000"]
     [(field, reason)] = reasons(result)
-    assert field == "phone" and reason.startswith("invalid phone") and "1380013800" not in reason
+    assert field == "phone" and reason.startswith("invalid phone") and "1280013800" not in reason
+
+
+@pytest.mark.parametrize(
+    "written", ["1380013800", "138001380001", "+86 138-0013-800", "１３８００１３８００"]
+)
+def test_a_bank_keeps_a_mobile_misspelt_by_a_digit_as_never_dialled_evidence(written: str) -> None:
+    result = bank_row({"客户号": "B1", "姓名": "张三", "手机号": f"{written}, 13900139000"})
+    assert result.record is not None
+    digits = "".join(ch for ch in to_halfwidth(written) if ch.isdigit()).removeprefix("86")
+    assert [(c.value, c.line_type) for c in result.record.contacts] == [
+        ("+86" + digits, "mistyped"),
+        ("+8613900139000", "mobile"),
+    ]
+    [(field, reason)] = reasons(result)
+    assert field == "phone" and "kept as a misspelt number" in reason and digits not in reason
+
+
+def test_a_misspelt_mobile_alone_does_not_identify_a_bank_row() -> None:
+    result = bank_row({"客户号": "B1", "姓名": "张三", "手机号": "1380013800"})
+    assert result.record is None
+    assert ("name", "rejected: a name without an ID number, phone or birth date") in reasons(result)
+
+
+def test_a_court_row_drops_a_misspelt_mobile() -> None:
+    result = court_row(
+        {
+            "案号": "（2024）闽0102民初1号",
+            "当事人": "张三",
+            "联系电话": "1380013800",
+            "出生日期": "1990-01-02",
+        },
+        ["案号", "当事人", "联系电话", "出生日期"],
+    )
+    assert result.record is not None and result.record.contacts == []
 
 
 def test_an_id_failing_its_check_digit_is_dropped_and_the_row_kept_by_its_phone() -> None:

@@ -155,6 +155,36 @@ def test_a_slip_of_the_pen_is_the_same_number() -> None:
     assert swapped != typed
 
 
+def test_a_bank_number_misspelt_by_a_digit_too_few_or_many_fails_the_well_typed_one() -> None:
+    # The batch wrote 1380000001 (a digit dropped); the court, copying the bank's file correctly,
+    # 13800000001: that is the number the bank lost the debtor on.
+    for misspelt in ("+861380000001", "+86138000000011", "+86113800000001"):
+        ranked = rank_contacts(
+            [
+                own_bank(misspelt, line_type="mistyped"),
+                court(OLD, dt.date(2025, 1, 1)),
+                court(NEW, dt.date(2022, 1, 1)),
+            ],
+            as_of=AS_OF,
+        )
+        old, typed = by_value(ranked)[OLD], by_value(ranked)[misspelt]
+        assert old.features.known_failed and not typed.features.valid and "invalid" in typed.flags
+        assert repairing(ranked) is by_value(ranked)[NEW] and phones(ranked)[-1] == misspelt
+    # Two digits off, or a digit off between two valid numbers of different lengths: no slip.
+    far = rank_contacts(
+        [own_bank("+86138000000", line_type="mistyped"), court(OLD, dt.date(2025, 1, 1))], as_of=AS_OF
+    )
+    assert not by_value(far)[OLD].features.known_failed
+
+
+def test_of_two_numbers_alike_in_all_else_the_one_written_first_ranks_first() -> None:
+    day = dt.date(2025, 3, 1)
+    for first, second in ((OLD, NEW), (NEW, OLD)):
+        ranked = rank_contacts([court(second, day, position=1), court(first, day, position=0)], as_of=AS_OF)
+        assert phones(ranked) == [first, second]
+        assert ranked[0].confidence == ranked[1].confidence
+
+
 def test_a_number_the_bank_holds_as_someone_elses_never_repairs() -> None:
     # The bank's emergency-contact column (紧急联系人电话) names a relative's number; a filing that
     # carries it as the debtor's does not make it theirs.

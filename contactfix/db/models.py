@@ -189,6 +189,13 @@ class ContactStatus(StrEnum):
     OBJECTED = "objected"
 
 
+# contacts.line_type values beside libphonenumber's types: numbers a bank's batch gives that are not
+# the debtor's own. Neither links records (contactfix.pipeline.records) nor repairs anyone.
+THIRD_PARTY_LINE = "third_party"  # an emergency contact's number (紧急联系人电话): someone else's
+MISTYPED_LINE = "mistyped"  # a mobile misspelt with a digit too few or too many: never dialled
+NOT_THE_PERSONS = (THIRD_PARTY_LINE, MISTYPED_LINE)
+
+
 def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
     """A CHECK constraint named after ``column`` that admits only ``values`` (NULL passes, as in SQL)."""
     allowed = ", ".join(f"'{member.value}'" for member in values)

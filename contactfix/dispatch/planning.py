@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,8 @@ from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.mediators import assign_cases
 from contactfix.privacy import PURPOSE_DISPATCH, KeyedHash, keyed_hash
+from matchers.errors import InvalidPhone
+from matchers.identifiers import parse_phone
 
 __all__ = [
     "PURPOSE_REPAIRED",
@@ -120,19 +122,42 @@ def plan_dispatches(
     return counts
 
 
+# The ranking flag of the contact repair chose (contactfix.pipeline.ranking.REPAIRS), and the flags of
+# contacts it never chooses.
+_REPAIRS = "repairs"
+_NOT_PUSHED = frozenset(
+    {"wrong_number", "invalid", "shared", "do_not_contact", "known_failed", "slip", "third_party"}
+)
+
+
+def _is_mobile(value: str) -> bool:
+    try:
+        return parse_phone(value).line_type in ("mobile", "fixed_line_or_mobile")
+    except InvalidPhone:
+        return False
+
+
 def plan_undispatched(session: Session, now: dt.datetime | None = None) -> PlanCounts:
     """Plan dispatches for repaired debtors that have none yet: the carrier's number while it is
-    valid (at ``now``, default the current time), else their best-ranked phone."""
+    valid (at ``now``, default the current time), else the phone repair chose (never a landline, nor
+    a number known to have failed)."""
     no_dispatch = ~exists().where(Dispatch.debtor_id == Debtor.id)
     query = (
-        select(Debtor.id, ContactRanking.channel, ContactRanking.value, ContactRanking.confidence)
-        .join(ContactRanking, and_(ContactRanking.debtor_id == Debtor.id, ContactRanking.rank == 1))
+        select(Debtor.id, ContactRanking.value, ContactRanking.confidence, ContactRanking.flags)
+        .join(ContactRanking, ContactRanking.debtor_id == Debtor.id)
         .where(Debtor.status == DebtorStatus.REPAIRED.value, ContactRanking.channel == "phone", no_dispatch)
+        .order_by(Debtor.id, ContactRanking.rank)
     )
-    repaired = {
-        debtor: PlannedContact(channel, value, confidence)
-        for debtor, channel, value, confidence in session.execute(query)
-    }
+    repaired: dict[int, PlannedContact] = {}
+    fallback: dict[int, PlannedContact] = {}
+    for debtor, value, confidence, flags in session.execute(query):
+        marks = set(flags or ())
+        if _REPAIRS in marks:
+            repaired[debtor] = PlannedContact("phone", value, confidence)
+        elif not marks & _NOT_PUSHED and _is_mobile(value):
+            fallback.setdefault(debtor, PlannedContact("phone", value, confidence))
+    # Rankings written before repair marked its choice: their best pushable mobile.
+    repaired = {**fallback, **repaired}
     carrier = (
         select(CarrierNumber.debtor_id, CarrierNumber.value)
         .join(Debtor, Debtor.id == CarrierNumber.debtor_id)

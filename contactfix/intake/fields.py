@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from contactfix.db.models import Contact, Debtor, SourceRecord
+from contactfix.db.models import MISTYPED_LINE, THIRD_PARTY_LINE, Contact, Debtor, SourceRecord
 from contactfix.intake.reader import Cell
 from contactfix.intake.receipt import Issue, error_text
 from contactfix.intake.values import BadValue, cell_text, excel_mangled, parse_date, parse_gender, split_multi
@@ -66,7 +66,15 @@ _COLUMN_LENGTH = {
     "third_party_phone": _length(Contact.__table__.c.value),
 }
 # The line type that marks a phone the bank holds for someone else (its emergency-contact columns).
-THIRD_PARTY = "third_party"
+THIRD_PARTY = THIRD_PARTY_LINE
+# The line type of a mobile a bank's batch mistyped (a digit dropped or doubled: 10 or 12 digits). It
+# is kept, never dialled, for what it says: the bank lost the debtor on the number it misspells, so a
+# court filing that carries the well-typed number is no news (contactfix.pipeline.ranking, slips).
+MISTYPED = MISTYPED_LINE
+# A Chinese mobile with one digit too few or too many, after an optional +86 / 0086 / 86: what a typist
+# does to an 11-digit number. Valid mobiles are all 11 digits, so such a value misspells one.
+_MISTYPED_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{8}|1[3-9][0-9]{10})")
+_NOT_DIGITS = re.compile(r"[\s\-.()（）]")
 
 
 @dataclass(slots=True)
@@ -258,17 +266,25 @@ def read_gender(row: RowCells, identity: Identity | None) -> str | None:
     return from_id or given
 
 
-def read_phones(row: RowCells, field_name: str = "phone") -> list[ContactValue]:
+def read_phones(
+    row: RowCells, field_name: str = "phone", *, keep_mistyped: bool = False
+) -> list[ContactValue]:
     """The phones of the row's ``field_name`` columns; those of ``third_party_phone`` (someone else's
-    number the bank holds for the debtor) carry the line type :data:`THIRD_PARTY`."""
+    number the bank holds for the debtor) carry the line type :data:`THIRD_PARTY`.
+
+    ``keep_mistyped`` (a bank's own phone columns): an invalid value that misspells a mobile (10 or 12
+    digits) is kept with the line type :data:`MISTYPED`, as ``+86`` and its digits; never dialled.
+    """
     found: dict[str, ContactValue] = {}
     for cell in row.all(field_name):
         text = cell_text(cell)
         if not row.fits(field_name, text):
             continue
         for part in split_multi(text):
-            phones = _phones_in(row, part)
-            for raw, phone in phones:
+            for raw, phone in _phones_in(row, part, keep_mistyped=keep_mistyped):
+                if isinstance(phone, str):
+                    found.setdefault(phone, ContactValue("phone", phone, raw, MISTYPED))
+                    continue
                 line_type = THIRD_PARTY if field_name == "third_party_phone" else phone.line_type
                 found.setdefault(
                     phone.e164,
@@ -277,8 +293,9 @@ def read_phones(row: RowCells, field_name: str = "phone") -> list[ContactValue]:
     return list(found.values())
 
 
-def _phones_in(row: RowCells, part: str) -> list[tuple[str, Phone]]:
-    """The phones in one part of a cell: the whole part, else its whitespace-separated pieces.
+def _phones_in(row: RowCells, part: str, *, keep_mistyped: bool) -> list[tuple[str, Phone | str]]:
+    """The phones in one part of a cell: the whole part, else its whitespace-separated pieces; a
+    mistyped mobile (with ``keep_mistyped``) as the string ``+86…`` of its digits.
 
     The part is split only when every piece is long enough to be a number on its own, so that an
     invalid "138 0013 800" is one warning, not three.
@@ -288,15 +305,30 @@ def _phones_in(row: RowCells, part: str) -> list[tuple[str, Phone]]:
     except InvalidPhone as exc:
         pieces = part.split()
         if len(pieces) == 1 or any(sum(ch.isdigit() for ch in piece) < _MIN_PHONE_DIGITS for piece in pieces):
-            row.warn("phone", f"invalid phone {mask_phone(part)}: {error_text(exc)}; dropped")
-            return []
-    found: list[tuple[str, Phone]] = []
+            return _invalid(row, part, exc, keep_mistyped)
+    found: list[tuple[str, Phone | str]] = []
     for piece in pieces:
         try:
             found.append((piece, parse_phone(piece)))
         except InvalidPhone as exc:
-            row.warn("phone", f"invalid phone {mask_phone(piece)}: {error_text(exc)}; dropped")
+            found += _invalid(row, piece, exc, keep_mistyped)
     return found
+
+
+def _invalid(
+    row: RowCells, raw: str, exc: InvalidPhone, keep_mistyped: bool
+) -> list[tuple[str, Phone | str]]:
+    """An invalid phone: a warning, and the mistyped mobile kept when asked."""
+    mistyped = _MISTYPED_MOBILE.fullmatch(_NOT_DIGITS.sub("", to_halfwidth(raw))) if keep_mistyped else None
+    if mistyped is None:
+        row.warn("phone", f"invalid phone {mask_phone(raw)}: {error_text(exc)}; dropped")
+        return []
+    row.warn(
+        "phone",
+        f"invalid phone {mask_phone(raw)}: {error_text(exc)}; kept as a misspelt number the debtor was"
+        " lost on, never dialled",
+    )
+    return [(raw, "+86" + mistyped.group(1))]
 
 
 def read_addresses(row: RowCells) -> list[ContactValue]:

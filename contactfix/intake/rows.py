@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Literal
 
 from contactfix.intake.fields import (
+    MISTYPED,
     THIRD_PARTY,
     ContactValue,
     Identity,
@@ -138,7 +139,8 @@ class RowNormaliser:
         record = self._party(row, identity)
         if record is None:
             return RowResult(None, row.issues)
-        record.contacts = read_phones(row) + read_addresses(row) + read_emails(row)
+        phones = read_phones(row, keep_mistyped=self.kind == "bank")
+        record.contacts = phones + read_addresses(row) + read_emails(row)
         if self.kind == "bank":
             own = {c.value for c in record.contacts}
             record.contacts += [c for c in read_phones(row, "third_party_phone") if c.value not in own]
@@ -150,7 +152,9 @@ class RowNormaliser:
         if (
             record.id_type is None
             and record.birth_date is None
-            and not any(c.channel == "phone" and c.line_type != THIRD_PARTY for c in record.contacts)
+            and not any(
+                c.channel == "phone" and c.line_type not in (THIRD_PARTY, MISTYPED) for c in record.contacts
+            )
         ):
             row.issues.append(
                 Issue.rejection(number, "name", "a name without an ID number, phone or birth date")

@@ -220,7 +220,10 @@ def _observations(
         record = records.get(record_id)
         if record is None:  # deleted between the two queries; the next run sees the new state
             continue
+        phones = 0
         for channel, value, line_type, status in contacts.get(record_id, ()):
+            position = phones if channel == "phone" else 0
+            phones += channel == "phone"
             yield Observation(
                 record_id=record.id,
                 trust=_trust(record, debtor, line_type),
@@ -233,6 +236,7 @@ def _observations(
                 line_type=line_type,
                 status=status,
                 membership=membership,
+                position=position,
             )
 
 

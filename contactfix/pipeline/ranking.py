@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from contactfix.db.models import MISTYPED_LINE, THIRD_PARTY_LINE
 from contactfix.pipeline.confidence import Features, SourceTrust, Weights, confidence
 from matchers.chinese import address_without_prefixes
 from matchers.errors import InvalidPhone
@@ -23,12 +24,14 @@ from matchers.identifiers import parse_phone
 
 __all__ = [
     "FLAG_NAMES",
+    "REPAIRS",
     "Features",
     "Observation",
     "RankedContact",
     "SourceTrust",
     "contact_key",
     "describe_contacts",
+    "marked_repairing",
     "rank_contacts",
     "repairing_contact",
     "sources_text",
@@ -42,9 +45,10 @@ _BANKS = frozenset({SourceTrust.OWN_BANK, SourceTrust.OTHER_BANK})
 _COURTS = frozenset({SourceTrust.COURT_FILING, SourceTrust.COURT_SERVICE})
 # Statuses (reported outcomes) that mean the debtor was on the line, and those that speak against.
 _REACHING = frozenset({"reached", "objected"})
-# The line type intake gives a number the bank holds for someone else (an emergency contact): see
-# contactfix.intake.fields.THIRD_PARTY.
-_THIRD_PARTY = "third_party"
+# The line types intake gives a number the bank holds for someone else (an emergency contact) and a
+# mobile the bank misspelt (see contactfix.db.models).
+_THIRD_PARTY = THIRD_PARTY_LINE
+_MISTYPED = MISTYPED_LINE
 _AGAINST = frozenset({"wrong_number", "no_answer"})
 _PHONE = "phone"
 _ADDRESS = "address"
@@ -57,6 +61,7 @@ class Observation:
     ``source_key`` tells independent sources apart (one court case, one bank); ``membership`` is the
     probability that the record belongs to the debtor's identity (1 for the debtor's own record);
     ``status`` is what mediators reported of this contact (a :class:`~contactfix.db.ContactStatus`).
+    ``position``: its place among the record's phones (0: the first written); it breaks ties only.
     """
 
     record_id: int
@@ -70,6 +75,7 @@ class Observation:
     line_type: str | None = None
     status: str = "unverified"
     membership: float = 1.0
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +256,14 @@ def describe_contacts(
     return described
 
 
-def _one_slip_apart(a: str, b: str) -> bool:
+def _one_slip_apart(a: str, b: str, *, lengths_may_differ: bool = False) -> bool:
     """Whether two numbers of one length differ by one digit, or by two neighbours swapped: what a
     clerk's or a bank's typing does. Two real numbers of one person are that close about once in
-    ten million pairs."""
+    ten million pairs. With ``lengths_may_differ``, also a digit dropped or doubled (for a misspelt
+    mobile, which no valid number is)."""
+    if lengths_may_differ and abs(len(a) - len(b)) == 1:
+        short, long = sorted((a, b), key=len)
+        return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
     if len(a) != len(b) or a == b:
         return False
     differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
@@ -281,7 +291,8 @@ def _mark_slips(groups: Sequence[_Group]) -> None:
     support = {g.value: len({o.source_key for o in g.independent()}) for g in phones}
     for group in phones:
         for other in phones:
-            if other is group or not _one_slip_apart(group.value, other.value):
+            mistyped = _MISTYPED in (group.line_type, other.line_type)
+            if other is group or not _one_slip_apart(group.value, other.value, lengths_may_differ=mistyped):
                 continue
             if failed[other.value] is not None and failed[group.value] is None:
                 group.inherited_failure = failed[other.value]
@@ -372,10 +383,12 @@ _TRUST_ORDER = list(SourceTrust)
 
 
 # What a ranking's flags say, in the order they are stored.
+# ``repairs``: the contact that makes the debtor repaired by today's evidence (repairing_contact).
 FLAG_NAMES = (
     "wrong_number", "invalid", "shared", "do_not_contact", "reached", "no_answer", "bank_had", "known_failed",
-    "slip", "third_party",
+    "slip", "third_party", "repairs",
 )  # fmt: skip
+REPAIRS = "repairs"
 
 
 def _flags(features: Features) -> tuple[str, ...]:
@@ -391,7 +404,7 @@ def _flags(features: Features) -> tuple[str, ...]:
         "slip": features.slip,
         "third_party": features.third_party,
     }
-    return tuple(name for name in FLAG_NAMES if raised[name])
+    return tuple(name for name in FLAG_NAMES if raised.get(name))  # REPAIRS: see marked_repairing
 
 
 def rank_contacts(
@@ -405,7 +418,8 @@ def rank_contacts(
 
     A number reported wrong or invalid, then a shared phone, always rank after every other contact,
     whatever their confidence; among the rest, a number that reached the debtor comes first, then
-    higher confidence, then more independent sources, then the more recently seen.
+    higher confidence, then more independent sources, then the more recently seen, then the one a
+    filing wrote first.
     """
     ranked: list[RankedContact] = []
     by_channel: dict[str, list[RankedContact]] = {}
@@ -426,15 +440,27 @@ def _seen_by_others(carried: Sequence[Observation]) -> dt.date | None:
     return max(days, default=None)
 
 
-def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, bool, float, int, int, str]:
+def _rank_key(contact: RankedContact) -> tuple[bool, bool, bool, bool, float, int, int, int, str]:
     features = contact.features
     last = contact.last_seen.toordinal() if contact.last_seen else 0
+    # Two numbers equal in all else are mostly two numbers in one filing's cell: a filer writes the
+    # party's own number first and adds a spare or a relative's after it.
+    written = min((o.position for o in contact.observations if o.trust not in _BANKS), default=0)
     unusable = features.wrong_number or not features.valid
     failed = (features.known_failed and not features.rescued) or features.slip or features.third_party
     # A number that reached the debtor stays first until it is reported wrong; one a bank lost the
     # debtor on never ranks above one not known to have failed.
     first = (unusable, bool(features.shared), failed, not features.reached, -contact.confidence)
-    return (*first, -features.sources, -last, contact.value)
+    return (*first, -features.sources, -last, written, contact.value)
+
+
+def marked_repairing(ranked: Sequence[RankedContact], chosen: RankedContact) -> list[RankedContact]:
+    """``ranked`` with ``chosen`` flagged :data:`REPAIRS`, so that a later step that reads the stored
+    ranking (a dispatch planned when a mediator is added) picks the contact repair picked."""
+    return [
+        replace(contact, flags=(*contact.flags, REPAIRS)) if contact is chosen else contact
+        for contact in ranked
+    ]
 
 
 def _with_rank(contact: RankedContact, rank: int) -> RankedContact:

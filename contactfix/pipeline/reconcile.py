@@ -60,16 +60,17 @@ class ReconcileReport:
     counts: dict[str, Any]
 
 
-def repair_step(*, calibrate_min_outcomes: int | None = None, **options: Any) -> RepairStep | None:
-    """The repair step, if :mod:`contactfix.pipeline.repair` is installed (it is built separately);
-    ``options`` go to its ``repair_contacts`` (threshold, shared_min_identities…). With
-    ``calibrate_min_outcomes``, confidence is refitted first when enough new outcomes arrived."""
-    try:
-        from contactfix.pipeline.calibration import maybe_calibrate
-        from contactfix.pipeline.repair import repair_contacts
-        from contactfix.privacy.erasure import relist_erased_objections
-    except ImportError:
-        return None
+def repair_step(*, calibrate_min_outcomes: int | None = None, **options: Any) -> RepairStep:
+    """The repair step: ``options`` go to :func:`contactfix.pipeline.repair.repair_contacts`
+    (threshold, shared_min_identities…). With ``calibrate_min_outcomes``, confidence is refitted first
+    when enough new outcomes arrived.
+
+    Imported here, not at the top, because repair imports resolution's modules; an import error is
+    raised, never taken for "no repair" (a run that silently repairs no one is the worst outcome).
+    """
+    from contactfix.pipeline.calibration import maybe_calibrate
+    from contactfix.pipeline.repair import repair_contacts
+    from contactfix.privacy.erasure import relist_erased_objections
 
     def step(session: Session, run_id: int, debtor_ids: Sequence[int] | None) -> dict[str, int]:
         """Repair ``debtor_ids`` (None: all) and return the counts as plain numbers."""
@@ -90,7 +91,7 @@ def repair_step(*, calibrate_min_outcomes: int | None = None, **options: Any) ->
     return step
 
 
-def service_repair_step(settings: Settings) -> RepairStep | None:
+def service_repair_step(settings: Settings) -> RepairStep:
     """:func:`repair_step` with the service settings' repair options."""
     return repair_step(
         threshold=settings.repair_confidence_threshold,
@@ -218,8 +219,7 @@ def reconcile(
 
     ``full`` recomputes everything; with ``refit=False`` it scores with the stored model instead of
     fitting a new one (after changing the threshold, say), when there is one. ``repair``: True runs
-    :func:`contactfix.pipeline.repair.repair_contacts` when it is installed, False none, or a step of
-    your own. ``checkpoint`` is called after each committed step (tests use it to interrupt a run at
+    :func:`contactfix.pipeline.repair.repair_contacts`, False none, or a step of your own. ``checkpoint`` is called after each committed step (tests use it to interrupt a run at
     a known point). ``redis_url``: also hold the lock in this Redis (when the broker is Redis).
     ``carrier``: after repair, ask a carrier for the debtors still lost (None: not).
     """

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, Integer, Select, String, any_, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, String, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeEngine
 
-from contactfix.db.models import Contact, ContactChannel, IdType, SourceRecord
+from contactfix.db.models import NOT_THE_PERSONS, Contact, ContactChannel, IdType, SourceRecord
 from contactfix.privacy import KeyedHash, keyed_hash
 from matchers.inputs import table_from_columns
 from matchers.normalize import RawTable
@@ -126,8 +126,13 @@ def _record_query() -> Select[*tuple[Any, ...]]:
 def _contacts(
     connection: Connection, ids: Sequence[int] | None, since: dt.datetime | None
 ) -> dict[int, list[tuple[str, str]]]:
-    """Per record, its contacts as (channel, value), oldest seen first (ties: the one stored first)."""
+    """Per record, its contacts as (channel, value), oldest seen first (ties: the one stored first).
+
+    Not the numbers a bank holds for someone else (an emergency contact's) nor its misspelt ones:
+    matching a court record on them would link the debtor to a relative or to no one.
+    """
     query = select(Contact.source_record_id, Contact.channel, Contact.value)
+    query = query.where(or_(Contact.line_type.is_(None), Contact.line_type.not_in(NOT_THE_PERSONS)))
     query = query.order_by(Contact.source_record_id, Contact.last_seen, Contact.id)
     if since is not None:
         recent = select(SourceRecord.id).where(SourceRecord.updated_at >= since)

@@ -41,7 +41,14 @@ from contactfix.pipeline.observations import (
     gather,
     identity_members,
 )
-from contactfix.pipeline.ranking import Observation, RankedContact, rank_contacts, repairing_contact
+from contactfix.pipeline.ranking import (
+    REPAIRS,
+    Observation,
+    RankedContact,
+    marked_repairing,
+    rank_contacts,
+    repairing_contact,
+)
 from contactfix.pipeline.records import among
 from contactfix.pipeline.shared_phones import (
     DEFAULT_MIN_IDENTITIES,
@@ -184,13 +191,16 @@ def _repair_chunk(
         ranked = rank_contacts(gathered[debtor.id], as_of=rule.as_of, shared=shared, weights=rule.weights)
         counts.ranked_debtors += 1
         counts.demoted_contacts += sum(1 for contact in ranked if _demoted(contact))
-        changes.add(debtor.id, ranked, existing.get(debtor.id, {}), run_id)
         best = repairing_contact(
             ranked,
             link_probability=rule.link_probability,
             min_confidence=rule.threshold,
             channels=rule.channels,
         )
+        if best is not None:
+            ranked = marked_repairing(ranked, best)
+            best = next(contact for contact in ranked if REPAIRS in contact.flags)
+        changes.add(debtor.id, ranked, existing.get(debtor.id, {}), run_id)
         if debtor.status == DebtorStatus.LOST.value:
             if best is not None:
                 repaired[debtor.id] = best

@@ -90,6 +90,10 @@ FLAG_LABELS = {
     "do_not_contact": "拒绝联系",
     "objected": "拒绝联系",
     "carrier": "运营商提供",
+    "third_party": "他人号码（紧急联系人）",
+    "reached": "曾接通",
+    "no_answer": "无人接听",
+    "repairs": "修复所用号码",
 }
 SOURCE_LABELS = {
     "bank": "银行",
