@@ -32,7 +32,6 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
-    Text,
     UniqueConstraint,
     func,
     text,
@@ -90,7 +89,8 @@ class Sealed(TypeDecorator[str]):
     ``LIKE``, ordering and string functions do not: they see ciphertext.
 
     A sealed value is longer than its plaintext (4/3 of its UTF-8 bytes plus 52 characters), so
-    PostgreSQL stores it as TEXT; the lengths that matter are checked on the plaintext by intake.
+    PostgreSQL stores it as VARCHAR without a length (TEXT by another name); the lengths that matter
+    are checked on the plaintext by intake.
     SQLite keeps the column's old declared ``VARCHAR(n)`` (``sqlite_length``): it does not enforce
     lengths, and changing a declared type there means rebuilding the table, whose drop would cascade
     to every referencing row.
@@ -99,7 +99,7 @@ class Sealed(TypeDecorator[str]):
     :func:`contactfix.privacy.sealing.field_cipher` themselves.
     """
 
-    impl = Text
+    impl = String
     cache_ok = True
 
     def __init__(self, sqlite_length: int = 500) -> None:
@@ -109,7 +109,7 @@ class Sealed(TypeDecorator[str]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(self.sqlite_length))
-        return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(String())  # VARCHAR without a length: PostgreSQL's TEXT
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else field_cipher().seal(value)

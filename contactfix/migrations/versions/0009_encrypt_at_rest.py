@@ -4,7 +4,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07
 
-On PostgreSQL the sealed columns become TEXT (a sealed value is longer than its plaintext). SQLite
+On PostgreSQL the sealed columns lose their length (VARCHAR, as TEXT) (a sealed value is longer than its plaintext). SQLite
 keeps their declared VARCHAR: it does not enforce the length, and rebuilding the tables to change a
 declared type would cascade their drop to every referencing row (see ``contactfix.db.models.Sealed``).
 
@@ -51,7 +51,7 @@ def upgrade() -> None:
     if _postgres():
         for table, columns in _SEALED.items():
             for column, length in columns:
-                op.alter_column(table, column, type_=sa.Text(), existing_type=sa.String(length))
+                op.alter_column(table, column, type_=sa.String(), existing_type=sa.String(length))
     else:
         # The clear values this rewrites would otherwise stay readable in the file's free pages.
         op.execute("PRAGMA secure_delete = ON")
@@ -68,4 +68,4 @@ def downgrade() -> None:
     if _postgres():
         for table, columns in _SEALED.items():
             for column, length in columns:
-                op.alter_column(table, column, type_=sa.String(length), existing_type=sa.Text())
+                op.alter_column(table, column, type_=sa.String(length), existing_type=sa.String())
