@@ -157,6 +157,7 @@ def test_a_batch_of_known_and_new_debtors_updates_the_one_and_inserts_the_other(
         engine,
         "SELECT r.reference, c.value FROM contacts c JOIN source_records r ON r.id = c.source_record_id"
         " ORDER BY r.reference, c.value",
+        ordered=True,
     )
     assert contacts == [
         ("B1", "+8613800138000"),
