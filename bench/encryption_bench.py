@@ -229,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     _check_roots(roots)
     machine = machine_summary()
+    after = "" if args.after is None else f" --after {args.after[:12]}"
     if not args.skip_intake:
         command = (
-            f"python -m bench.encryption_bench --base {args.base[:12]} --rows {args.rows} "
+            f"python -m bench.encryption_bench --base {args.base[:12]}{after} --rows {args.rows} "
             f"--rounds {args.rounds} --skip-reconcile"
         )
         lines = [f"`{command}` — {machine}.", "", *bench_intake(roots, args.rows, args.rounds)]
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             write_results(f"Intake, {args.rows:,} rows", lines)
     if not args.skip_reconcile:
         command = (
-            f"python -m bench.encryption_bench --base {args.base[:12]} --debtors {args.debtors} "
+            f"python -m bench.encryption_bench --base {args.base[:12]}{after} --debtors {args.debtors} "
             f"--rounds {args.rounds} --skip-intake"
         )
         lines = [f"`{command}` — {machine}.", "", *bench_reconcile(roots, args.debtors, args.rounds)]
