@@ -34,6 +34,7 @@ __all__ = [
     "InvalidIdNumber",
     "InvalidIdentifier",
     "InvalidPhone",
+    "KnownPairs",
     "LinkResult",
     "LinkSettings",
     "Linker",
@@ -61,6 +62,7 @@ _ENGINE = {
     "Contribution": "matchers.explain",
     "DateComparator": "matchers.compare",
     "IdentifierComparator": "matchers.compare",
+    "KnownPairs": "matchers.linker",
     "LinkResult": "matchers.results",
     "LinkSettings": "matchers.linker",
     "Linker": "matchers.linker",
@@ -87,7 +89,7 @@ if TYPE_CHECKING:
     )
     from matchers.compare_person import LocationComparator, NameComparator
     from matchers.explain import Contribution, PairExplanation
-    from matchers.linker import DEFAULT_COMPARATORS, Linker, LinkSettings, SettingsError
+    from matchers.linker import DEFAULT_COMPARATORS, KnownPairs, Linker, LinkSettings, SettingsError
     from matchers.normalize import PersonRecords, RawTable
     from matchers.results import LinkResult, PairTable
     from matchers.scoring import MatchModel

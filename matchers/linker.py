@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from matchers.blocking import DEFAULT_RULES, BlockingRule, BlockLimits, CandidatePairs, block
+from matchers.blocking import DEFAULT_RULES, BlockingRule, BlockLimits, CandidatePairs, block, pair_ids
 from matchers.cluster import chain_pairs, cluster_records
 from matchers.compare import Comparator, DateComparator, IdentifierComparator, StringComparator, compare_pairs
 from matchers.compare_person import LocationComparator, NameComparator
@@ -26,6 +26,7 @@ from matchers.inputs import check_table, table_from_frame
 from matchers.normalize import PersonRecords, RawTable, normalize_records
 from matchers.results import LinkResult, PairTable
 from matchers.scoring import (
+    LabelledPairs,
     MatchModel,
     fit_model,
     match_probability,
@@ -34,7 +35,7 @@ from matchers.scoring import (
     with_term_frequencies,
 )
 
-__all__ = ["DEFAULT_COMPARATORS", "LinkSettings", "Linker", "ProgressHook", "SettingsError"]
+__all__ = ["DEFAULT_COMPARATORS", "KnownPairs", "LinkSettings", "Linker", "ProgressHook", "SettingsError"]
 
 IntArray = NDArray[np.int64]
 # Below this many records EM has too little to learn from; the run says so.
@@ -121,6 +122,21 @@ class _Run:
         self.progress(name, 1, 1)
 
 
+@dataclass(frozen=True)
+class KnownPairs:
+    """Pairs whose class people know, to inform the model's ``m`` (and λ): row positions as the result's
+    pairs use them (for a link, a right row is ``n_left`` + its row), ``match`` True for the same
+    entity. Each pair once; order within a pair does not matter. A handful of labels on the pairs the
+    model doubts is the intended use: they count with weight 1 each among EM's expected counts."""
+
+    left: IntArray
+    right: IntArray
+    match: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(np.asarray(self.left).shape[0])
+
+
 class Linker:
     """Links two tables of people, or deduplicates one, with the given :class:`LinkSettings`."""
 
@@ -138,12 +154,18 @@ class Linker:
         return self.link_tables(table_from_frame(table, "TABLE"), None)
 
     def link_tables(
-        self, left: RawTable, right: RawTable | None, labels: tuple[str, str] = ("LEFT", "RIGHT")
+        self,
+        left: RawTable,
+        right: RawTable | None,
+        labels: tuple[str, str] = ("LEFT", "RIGHT"),
+        known_pairs: KnownPairs | None = None,
     ) -> LinkResult:
         """Link (``right`` given) or deduplicate (``right`` None) columnar tables; the CLI's entry point.
 
-        Raises InputError for unusable tables (no rows, duplicate or blank ids, no person column, no
-        column in common). Warnings (blank columns, skipped oversized blocks) come back in the result.
+        ``known_pairs`` (people's labels) inform the model's estimates; the pairs are still scored by
+        the model like any other. Raises InputError for unusable tables (no rows, duplicate or blank
+        ids, no person column, no column in common) or labels that name no pair of them. Warnings
+        (blank columns, skipped oversized blocks) come back in the result.
         """
         run = _Run(self._progress)
         with run.stage("normalise"):
@@ -177,7 +199,8 @@ class Linker:
             )
         levels = self._compare(run, records, comparators, candidates.left, candidates.right)
         with run.stage("estimate"):
-            model = self._fit(records, comparators, levels)
+            labelled = _labelled(records, comparators, candidates, levels, known_pairs)
+            model = self._fit(records, comparators, levels, labelled)
             run.warnings.extend(_implausible_prior(records, model))
         with run.stage("score"):
             probability = (
@@ -238,7 +261,11 @@ class Linker:
         return levels
 
     def _fit(
-        self, records: PersonRecords, comparators: list[Comparator], levels: NDArray[np.uint8]
+        self,
+        records: PersonRecords,
+        comparators: list[Comparator],
+        levels: NDArray[np.uint8],
+        labelled: LabelledPairs | None = None,
     ) -> MatchModel:
         total = _total_pairs(records)
         count = int(min(self.settings.u_sample_pairs, total)) if records.n > 1 else 0
@@ -251,6 +278,7 @@ class Linker:
             total,
             max_iterations=self.settings.em_max_iterations,
             tolerance=self.settings.em_tolerance,
+            labelled=labelled,
         )
         return with_term_frequencies(model, records) if self.settings.term_frequency else model
 
@@ -332,6 +360,46 @@ def _add_chains(
         np.concatenate([weights, nan_weights]),
         np.concatenate([np.zeros(len(left), dtype=bool), np.ones(extra, dtype=bool)]),
     )
+
+
+def _labelled(
+    records: PersonRecords,
+    comparators: list[Comparator],
+    candidates: CandidatePairs,
+    levels: NDArray[np.uint8],
+    known: KnownPairs | None,
+) -> LabelledPairs | None:
+    """The known pairs' comparison levels, and which of them are candidates: those take their levels
+    from the candidates' (one binary search per candidate among the few labels), the others are
+    compared here. None without labels (the fit is then exactly the unlabelled one)."""
+    if known is None or len(known) == 0:
+        return None
+    a, b = np.asarray(known.left, dtype=np.int64), np.asarray(known.right, dtype=np.int64)
+    match = np.asarray(known.match, dtype=bool)
+    if not (a.shape == b.shape == match.shape) or a.ndim != 1:
+        raise InputError("known pairs: left, right and match must be of one length")
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    if np.any(lo < 0) or np.any(hi >= records.n) or np.any(lo == hi):
+        raise InputError("known pairs: a pair names a row outside the tables, or a row with itself")
+    if records.is_link and np.any((lo >= records.n_left) | (hi < records.n_left)):
+        raise InputError("known pairs: in a link, a pair is one left row and one right row")
+    keys = pair_ids(lo, hi, records.n)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        raise InputError("known pairs: a pair is given more than once")
+    found = np.zeros(len(keys), dtype=bool)
+    pair_levels = np.zeros((len(keys), levels.shape[1]), dtype=np.uint8)
+    if len(candidates):
+        packed = pair_ids(candidates.left, candidates.right, records.n)
+        at = np.minimum(np.searchsorted(ordered, packed), len(ordered) - 1)
+        rows = np.flatnonzero(ordered[at] == packed)
+        found[order[at[rows]]] = True
+        pair_levels[order[at[rows]]] = levels[rows]
+    missing = np.flatnonzero(~found)
+    if missing.size:
+        pair_levels[missing] = compare_pairs(records, comparators, lo[missing], hi[missing])[1]
+    return LabelledPairs(pair_levels, match, found)
 
 
 def _validated_identity(records: PersonRecords) -> NDArray[np.int32]:

@@ -10,6 +10,13 @@ agreements — so each EM step removes the share that the current λ and ``m`` e
 EM runs over the distinct comparison patterns with their counts (a few thousand rows however many
 pairs), so it takes milliseconds. Term frequencies refine exact agreement on names: agreeing on a
 common name (王伟, smith) is worth less than agreeing on a rare one (梅九鼎).
+
+People's word on a few pairs (:class:`LabelledPairs`) enters EM as observed classes: a pair labelled a
+match counts towards ``m`` (and λ) with weight 1 in every step, a pair labelled a non-match with
+weight 0, in place of the share EM would have given it (clamped membership). They do not enter ``u``:
+``u`` describes non-matches among *all* pairs, and labelled pairs are chosen among look-alikes (the
+model's doubts), so counting them there would bias ``u`` towards agreement. Without labels the fit is
+exactly the unlabelled one.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from matchers.compare import Comparison
 from matchers.normalize import PersonRecords
 
 __all__ = [
+    "LabelledPairs",
     "MatchModel",
     "estimate_u_counts",
     "fit_model",
@@ -73,6 +81,26 @@ class MatchModel:
         return weights
 
 
+@dataclass(frozen=True)
+class LabelledPairs:
+    """Pairs whose class people gave, by their comparison levels (``pairs × comparisons``, as for the
+    candidates): ``match`` True for the same entity, False for different ones. ``among_candidates``
+    marks the pairs that are also rows of the candidates' levels EM runs over, whose expected class
+    the label then replaces (a pair is never counted twice)."""
+
+    levels: Levels
+    match: NDArray[np.bool_]
+    among_candidates: NDArray[np.bool_]
+
+    def __post_init__(self) -> None:
+        n = self.levels.shape[0]
+        if self.match.shape != (n,) or self.among_candidates.shape != (n,):
+            raise ValueError("labelled pairs: levels, match and among_candidates differ in length")
+
+    def __len__(self) -> int:
+        return int(self.levels.shape[0])
+
+
 def random_pairs(records: PersonRecords, count: int, seed: int) -> tuple[IntArray, IntArray]:
     """``count`` pairs drawn uniformly from all pairs (left × right, or distinct rows of one table)."""
     rng = np.random.default_rng(seed)
@@ -96,16 +124,40 @@ def estimate_u_counts(comparisons: Sequence[Comparison], levels: Levels) -> list
     ]
 
 
+def _radix(comparisons: Sequence[Comparison]) -> tuple[IntArray, IntArray]:
+    radix = np.array([c.n_levels for c in comparisons], dtype=np.int64)
+    place = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]]).astype(np.int64)
+    return radix, place
+
+
 def _patterns(levels: Levels, comparisons: Sequence[Comparison]) -> tuple[Levels, FloatArray]:
     """Distinct rows of the level matrix and how many pairs show each."""
     if levels.shape[0] == 0:
         return levels, np.zeros(0)
-    radix = np.array([c.n_levels for c in comparisons], dtype=np.int64)
-    place = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]]).astype(np.int64)
+    radix, place = _radix(comparisons)
     packed = levels.astype(np.int64) @ place
     unique, counts = np.unique(packed, return_counts=True)
     decoded = (unique[:, None] // place[None, :]) % radix[None, :]
     return decoded.astype(np.uint8), counts.astype(np.float64)
+
+
+def _without(
+    patterns: Levels, counts: FloatArray, removed: Levels, comparisons: Sequence[Comparison]
+) -> FloatArray:
+    """``counts`` of ``patterns`` less one for each row of ``removed`` (rows that are among them)."""
+    if removed.shape[0] == 0 or patterns.shape[0] == 0:
+        return counts
+    _, place = _radix(comparisons)
+    known = patterns.astype(np.int64) @ place  # sorted: np.unique's order
+    wanted = removed.astype(np.int64) @ place
+    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+    if np.any(known[at] != wanted):
+        raise ValueError("a labelled pair marked among the candidates has levels no candidate has")
+    left = counts.copy()
+    np.subtract.at(left, at, 1.0)
+    if np.any(left < 0):
+        raise ValueError("more labelled pairs marked among the candidates than candidates with their levels")
+    return left
 
 
 def _normalise(counts: FloatArray) -> FloatArray:
@@ -143,27 +195,46 @@ def fit_model(
     tf_adjustments: Mapping[str, FloatArray] | None = None,
     max_iterations: int = 200,
     tolerance: float = 1e-6,
+    labelled: LabelledPairs | None = None,
 ) -> MatchModel:
     """EM over the candidate pairs' ``levels`` for ``m`` and λ; ``u`` from ``random_levels``.
 
     ``total_pairs`` is the number of all pairs (left × right, or n(n-1)/2); candidates outside it are
-    taken as non-matches. Returns the fitted :class:`MatchModel` (TF adjustments attached as given).
+    taken as non-matches. ``labelled`` pairs count with their given class instead of EM's estimate
+    (see the module's text). Returns the fitted :class:`MatchModel` (TF adjustments attached as given).
     """
     patterns, counts = _patterns(levels, comparisons)
+    candidates = float(counts.sum())
+    # Labelled matches: their level counts per comparison, added to EM's expected counts every step.
+    fixed_m: list[FloatArray] | None = None
+    fixed_matches = 0.0
+    if labelled is not None and len(labelled):
+        counts = _without(patterns, counts, labelled.levels[labelled.among_candidates], comparisons)
+        matched = labelled.levels[labelled.match]
+        fixed_m = [
+            np.bincount(matched[:, k], minlength=c.n_levels).astype(np.float64)
+            for k, c in enumerate(comparisons)
+        ]
+        fixed_matches = float(matched.shape[0])
     raw_u = estimate_u_counts(comparisons, random_levels)
     n_random = float(random_levels.shape[0])
     m = [_initial_m(c) for c in comparisons]
     u = [_normalise(c) for c in raw_u]
-    prior = min(0.5, max(float(counts.sum()) * 0.1 / total_pairs, 1.0 / total_pairs))
+    prior = min(0.5, max(candidates * 0.1 / total_pairs, 1.0 / total_pairs))
     converged, iteration = False, 0
     for iteration in range(1, max_iterations + 1):  # noqa: B007  (the count is reported)
         resp = _posterior(patterns, m, u, prior)
         weighted = counts * resp
-        new_prior = float(np.clip(weighted.sum() / total_pairs, 1.0 / total_pairs, 0.5))
-        new_m = [
-            _normalise(np.bincount(patterns[:, k], weights=weighted, minlength=c.n_levels).astype(np.float64))
+        expected = [
+            np.bincount(patterns[:, k], weights=weighted, minlength=c.n_levels).astype(np.float64)
             for k, c in enumerate(comparisons)
         ]
+        matches = weighted.sum()
+        if fixed_m is not None:  # only with labels: without, every step is exactly the unlabelled one
+            expected = [e + f for e, f in zip(expected, fixed_m, strict=True)]
+            matches = matches + fixed_matches
+        new_prior = float(np.clip(matches / total_pairs, 1.0 / total_pairs, 0.5))
+        new_m = [_normalise(e) for e in expected]
         # The random sample holds about prior × n_random true matches, distributed like m.
         new_u = [
             _normalise(

@@ -64,6 +64,8 @@ TABLES = {
     # 0007: carrier repair
     "carrier_requests",
     "carrier_numbers",
+    # 0009: failed sign-ins
+    "login_failures",
 }
 
 
@@ -269,7 +271,7 @@ def test_0004_keeps_every_row_and_the_keys_that_protect_them(db_url: str, engine
 
     # Up to the last revision before encryption at rest, which rewrites the values (its own test:
     # tests/test_privacy_at_rest.py).
-    upgrade_database(db_url, "0008")
+    upgrade_database(db_url, "0009")
 
     assert {table: _rows(engine, table) for table in before} == before
     inspector = sa.inspect(engine)

@@ -399,7 +399,7 @@ def test_upgrade_seals_rows_stored_in_clear_and_downgrade_opens_them(
 ) -> None:
     from contactfix.db.migrate import downgrade_database
 
-    upgrade_database(db_url, "0008")
+    upgrade_database(db_url, "0009")
     engine = make_engine(db_url)
     phone, id_number, address = "+8613912345670", "11010519491231002X", "福建省福州市鼓楼区五四路 1 号"
     try:
@@ -434,7 +434,7 @@ def test_upgrade_seals_rows_stored_in_clear_and_downgrade_opens_them(
             engine.dispose()
             database = Path(db_url.removeprefix("sqlite:///"))
             assert bytes_hits(database_files(database), {phone[3:], id_number, address}) == {}
-        downgrade_database(db_url, "0008")
+        downgrade_database(db_url, "0009")
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT phone FROM mediators")).scalar_one() == phone
     finally:

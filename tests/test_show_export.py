@@ -81,7 +81,7 @@ def test_show_explains_links_and_masks_ids_and_phones(db: tuple[str, Session]) -
     )
     phones = [(c.rank, c.shown, c.flags) for c in view.contacts if c.channel == "phone"]
     assert phones == [
-        (1, "+86 139****0002", []),
+        (1, "+86 139****0002", ["repairs"]),  # the contact repair chose
         (2, "+86 138****0001", ["bank_had", "known_failed"]),
         (3, "+86 137****0003", ["wrong_number"]),
     ]

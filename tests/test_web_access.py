@@ -28,6 +28,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _OWNER = {
     "/submissions": "bank",
     "/submissions/{submission_id}": "bank",
+    "/submissions/funnel.csv": "bank",
     "/submissions/{submission_id}/issues.csv": "bank",
     "/results.{extension}": "bank",
     "/cases": "mediator",

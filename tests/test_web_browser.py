@@ -8,6 +8,7 @@ With ``WEB_SCREENSHOTS=DIR`` the tests also save the main pages at 375 and 1280 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from funnel_support import add_batches
 from openpyxl import load_workbook
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
@@ -146,7 +148,6 @@ def test_a_bank_uploads_a_batch_and_downloads_the_results(page: Page, tmp_path: 
     expect(page).to_have_url(re.compile(r"/submissions$"))
     expect(page.get_by_role("img", name=re.compile("提交"))).to_be_visible()  # the funnel chart
     no_sideways_scroll(page)
-    shoot(page, "submissions")
     page.get_by_label("文件").set_input_files(str(batch))
     page.get_by_role("button", name="上传").click()
     expect(page.get_by_role("heading", name=re.compile("回执"))).to_be_visible()
@@ -169,6 +170,35 @@ def test_a_bank_uploads_a_batch_and_downloads_the_results(page: Page, tmp_path: 
     assert rows[0][:3] == ("reference", "status", "rank") and ("CF001", "repaired", 1, "phone", FIRST) in [
         r[:5] for r in rows
     ]
+
+
+def test_a_bank_sees_its_funnel_per_batch_and_by_week(page: Page, world: WebWorld) -> None:
+    with Session(world.engine) as session:
+        for week, size in enumerate((12, 18, 9, 25, 16, 21)):  # batches of different sizes, weekly
+            add_batches(session, "bank-a", 1, size, dt.date(2026, 10, 5) + dt.timedelta(weeks=week))
+        add_batches(session, "bank-b", 2, 30, dt.date(2026, 10, 5))  # not bank-a's
+        session.commit()
+    sign_in(page, "bank-a-ops")
+    expect(page).to_have_url(re.compile(r"/submissions$"))
+    trend = page.get_by_role("img", name=re.compile("按上传周统计的修复漏斗"))
+    expect(trend).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("本行全部批次的修复漏斗"))).to_be_visible()
+    weeks = page.get_by_role("table", name=re.compile("按上传周统计"))
+    expect(weeks.get_by_role("row")).to_have_count(1 + 6)
+    # 12 debtors a batch (tests/funnel_support.py): 13 rows, 9 repaired, 6 dispatched, 4 reached, 2 mediated.
+    expect(weeks.get_by_role("row", name="2026-10-05 1 13 9 6 4 2")).to_be_visible()
+    batches = page.get_by_role("table", name=re.compile("最近 6 个批次"))
+    expect(batches.get_by_role("row")).to_have_count(1 + 6)
+    expect(page.get_by_text("bank-b-")).to_have_count(0)
+    no_sideways_scroll(page)
+    box = trend.bounding_box()
+    assert box is not None and box["width"] <= 375 and box["height"] > 100  # drawn, and fits the phone
+    shoot(page, "submissions")
+    batches.get_by_role("link").last.click()  # the oldest batch: 12 debtors
+    chart = page.get_by_role("img", name=re.compile(r"批次 #\d+ 的修复漏斗"))
+    expect(chart).to_have_accessible_name(re.compile("提交 13，修复 9，派送 6，联系上 4，调解成功 2"))
+    no_sideways_scroll(page)
+    shoot(page, "batch")
 
 
 def test_an_operator_accepts_a_review_pair_and_the_next_run_keeps_it(

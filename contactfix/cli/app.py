@@ -59,3 +59,16 @@ def configured_session() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def fail(exc: Exception, json_output: bool = False) -> typer.Exit:
+    """Say what was wrong on stderr (and as ``{"error": …}`` on stdout with ``--json``, so a script
+    reading stdout sees it too) and return the exit with code 2, to ``raise … from None``."""
+    import json
+
+    from rich.console import Console
+
+    if json_output:
+        print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(2)

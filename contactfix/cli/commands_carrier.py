@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, fail
 from contactfix.errors import ContactfixError
 
 carrier_app = typer.Typer(
@@ -49,10 +49,7 @@ def carrier_run(
     try:
         counts = _run()
     except ContactfixError as exc:
-        if json_output:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc, json_output) from None
     if counts.get("carrier_dispatches_planned"):
         from contactfix.cli.commands_dispatch import kick_relay
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contactfix.access.policy import ContactView
-from contactfix.cli.app import app
+from contactfix.cli.app import app, fail
 from contactfix.db.models import DebtorStatus, Organization
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.queries.exports import COLUMNS, UNUSABLE, export_rows
@@ -129,8 +129,7 @@ def contacts(
             share = settings.share_contacts_across_banks
             written = export_contacts(session, out, org=org, status=status, share=share)
     except ContactfixError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     finally:
         engine.dispose()
     err.print(f"{written:,} rows written to {out}", soft_wrap=True)

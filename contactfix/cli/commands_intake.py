@@ -8,7 +8,6 @@ the input's folder is not writable.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, fail
 from contactfix.errors import ContactfixError
 from contactfix.intake.receipt import Issue, Receipt, issues_csv_path, write_issues_csv
 
@@ -73,10 +72,7 @@ def _take_in(service: Callable[..., Receipt], file: Path, org: str, json_output:
         )
         csv_path = _write_issues(file, lambda: iter_issues(engine, receipt.submission_id), receipt)
     except ContactfixError as exc:
-        if json_output:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc, json_output) from None
     finally:
         engine.dispose()
     if json_output:

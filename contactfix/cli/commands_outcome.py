@@ -24,21 +24,13 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contactfix.cli.app import app, configured_session
+from contactfix.cli.app import app, configured_session, fail
 from contactfix.errors import ContactfixError, NotFound
 
 _RESULTS_HELP = "reached, wrong_number, no_answer, objected, promised_to_pay, refused_to_pay or mediated"
 _FILE_COLUMNS = ("reference", "contact", "result", "reported_at", "note")
 # A dialer's export is a few thousand rows a day; anything far larger is not one.
 _MAX_FILE_BYTES = 50 * 1024 * 1024
-
-
-def _fail(exc: ContactfixError, json_output: bool) -> typer.Exit:
-    """Say what was wrong (as JSON too, with --json) and give exit code 2."""
-    if json_output:
-        print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
 
 
 def _organization_id(session: Session, org: str) -> int:
@@ -97,7 +89,7 @@ def outcome_command(
         try:
             _outcome_file(file, org, reporter, json_output)
         except ContactfixError as exc:
-            raise _fail(exc, json_output) from None
+            raise fail(exc, json_output) from None
         return
     if reference is None or not contact or not result:
         raise typer.BadParameter("REFERENCE, --contact and --result are needed (or --file)")
@@ -109,7 +101,7 @@ def outcome_command(
             )
             summary = {"outcome_id": stored.id, "reference": reference.strip(), "result": stored.result}
     except ContactfixError as exc:
-        raise _fail(exc, json_output) from None
+        raise fail(exc, json_output) from None
     if json_output:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -209,7 +201,7 @@ def report_command(
             organization_id = _organization_id(session, org) if org else None
             counts = funnel(session, organization_id=organization_id, submission_id=submission)
     except ContactfixError as exc:
-        raise _fail(exc, json_output) from None
+        raise fail(exc, json_output) from None
     if json_output:
         print(json.dumps(counts))
         return
@@ -269,7 +261,7 @@ def calibrate_command(
             if dry_run:
                 session.rollback()
     except ContactfixError as exc:
-        raise _fail(exc, json_output) from None
+        raise fail(exc, json_output) from None
     summary = {
         "model_id": result.model_id, "active": result.active, "fitted_on": result.fitted_on,
         "held_out": result.held_out, "brier_prior": result.brier_prior, "brier_fitted": result.brier_fitted,

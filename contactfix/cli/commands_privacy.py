@@ -16,20 +16,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, fail
 from contactfix.errors import ContactfixError
 
 retention_app = typer.Typer(help="Retention: erase closed cases' personal data after retention_days.")
 app.add_typer(retention_app, name="retention")
 
 _WAIT_HELP = "Seconds to wait for a running reconciliation to finish (default: refuse at once)."
-
-
-def _fail(exc: ContactfixError, json_output: bool) -> typer.Exit:
-    if json_output:
-        print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
 
 
 def _services() -> tuple[Any, Any, str | None]:
@@ -70,7 +63,7 @@ def erase_command(
             engine, org, reference, actor=actor, redis_client=client, redis_lock_url=lock_url, wait_s=wait
         )
     except ContactfixError as exc:
-        raise _fail(exc, json_output) from None
+        raise fail(exc, json_output) from None
     finally:
         engine.dispose()
         if client is not None:
@@ -116,7 +109,7 @@ def retention_run_command(
             engine, retention_days, redis_client=client, redis_lock_url=lock_url, wait_s=wait
         )
     except ContactfixError as exc:
-        raise _fail(exc, json_output) from None
+        raise fail(exc, json_output) from None
     finally:
         engine.dispose()
         if client is not None:

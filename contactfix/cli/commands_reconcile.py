@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, fail
 from contactfix.errors import ContactfixError
 
 # What the summary shows first, in this order, with its label; the other counts follow.
@@ -61,10 +61,7 @@ def reconcile_command(
             carrier=service_carrier_step(settings),
         )
     except ContactfixError as exc:
-        if json_output:
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc, json_output) from None
     finally:
         engine.dispose()
     counts: dict[str, Any] = {"run_id": report.run_id, "full": report.full, **report.counts}

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from contactfix.cli.app import app
+from contactfix.cli.app import app, fail
 from contactfix.cli.tables import compact_table, print_table
 from contactfix.errors import ContactfixError
 from contactfix.queries.debtors import (
@@ -49,8 +49,7 @@ def show(
         with Session(engine) as session:
             view = debtor_view(session, reference, org, share=settings.share_contacts_across_banks)
     except ContactfixError as exc:
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     finally:
         engine.dispose()
     print_view(Console(highlight=False), view)

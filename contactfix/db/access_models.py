@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, func, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactfix.db.models import Base, UtcDateTime, one_of
 
-__all__ = ["ApiToken", "User", "UserRole"]
+__all__ = ["ApiToken", "LoginFailure", "User", "UserRole"]
 
 
 class UserRole(StrEnum):
@@ -55,3 +55,15 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False, server_default=func.now())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed sign-in, under the keyed hash of what it is counted against (the login, the client
+    address): kept in the database so that every server process counts the same failures."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index(None, "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)

@@ -219,8 +219,9 @@ def reconcile(
 
     ``full`` recomputes everything; with ``refit=False`` it scores with the stored model instead of
     fitting a new one (after changing the threshold, say), when there is one. ``repair``: True runs
-    :func:`contactfix.pipeline.repair.repair_contacts`, False none, or a step of your own. ``checkpoint`` is called after each committed step (tests use it to interrupt a run at
-    a known point). ``redis_url``: also hold the lock in this Redis (when the broker is Redis).
+    :func:`contactfix.pipeline.repair.repair_contacts`, False none, or a step of your own.
+    ``checkpoint`` is called after each committed step (tests use it to interrupt a run at a known
+    point). ``redis_url``: also hold the lock in this Redis (when the broker is Redis).
     ``carrier``: after repair, ask a carrier for the debtors still lost (None: not).
     """
     settings = settings or ResolveSettings()

@@ -5,7 +5,8 @@ deduplicated: bank against court, court against court (one person in several cas
 bank across organisations alike.
 
 *Full*: load everything, fit the model, store every record's blocking keys, every link at or above
-the threshold, the model, and regroup all identities.
+the threshold, the model, and regroup all identities. People's decisions from the review queue are
+labelled pairs of the fit (they inform ``m`` and λ) and override the model for their pair.
 
 *Incremental*: only records whose version changed (see :mod:`contactfix.pipeline.keys`) are compared:
 their keys are replaced, the records sharing a key with them are found in SQL, just those are loaded
@@ -44,12 +45,19 @@ from contactfix.pipeline.records import LoadedRecords, load_records
 from contactfix.pipeline.reviews import apply_reviews, decisions
 from contactfix.pipeline.runs import RunPlan
 from contactfix.settings import Settings
-from matchers.linker import Linker, LinkSettings
+from matchers.linker import KnownPairs, Linker, LinkSettings
 from matchers.normalize import PersonRecords, normalize_records
 from matchers.stable_keys import RecordKeys, pairs_sharing_keys
 from matchers.stored_model import model_from_params, model_params, score_pairs
 
-__all__ = ["Checkpoint", "ResolveOutcome", "ResolveSettings", "resolve_full", "resolve_incremental"]
+__all__ = [
+    "Checkpoint",
+    "ResolveOutcome",
+    "ResolveSettings",
+    "known_pairs",
+    "resolve_full",
+    "resolve_incremental",
+]
 
 Checkpoint = Callable[[str], None]
 """Called after each committed step with its name: "keys", "links", "identities"."""
@@ -177,10 +185,31 @@ def _regroup_identities(
         counts["regrouped_records"] = len(group)
 
 
+def known_pairs(ids: Sequence[int], decided: Mapping[tuple[int, int], bool]) -> KnownPairs | None:
+    """People's decisions (the review queue) as the linker's labelled pairs: positions among ``ids``
+    (sorted, as a full load reads them); pairs with a record no longer there are left out. None
+    without any, so that the fit is exactly the unlabelled one."""
+    if not decided:
+        return None
+    positions = np.asarray(ids, dtype=np.int64)
+    pairs = np.asarray(list(decided), dtype=np.int64).reshape(-1, 2)
+    same = np.fromiter(decided.values(), dtype=bool, count=len(decided))
+    at = np.minimum(np.searchsorted(positions, pairs), max(len(positions) - 1, 0))
+    present = (positions[at] == pairs).all(axis=1) if len(positions) else np.zeros(len(pairs), dtype=bool)
+    if not present.any():
+        return None
+    return KnownPairs(at[present, 0], at[present, 1], same[present])
+
+
 def _model(
-    loaded: LoadedRecords, settings: ResolveSettings, stored: dict[str, Any] | None
+    loaded: LoadedRecords,
+    settings: ResolveSettings,
+    stored: dict[str, Any] | None,
+    decided: Mapping[tuple[int, int], bool],
+    counts: dict[str, Any],
 ) -> tuple[Any, Any]:
-    """The normalised records and the model to score with: ``stored`` params, or fitted on everything."""
+    """The normalised records and the model to score with: ``stored`` params, or fitted on everything,
+    with people's decisions as labelled pairs for the estimates of ``m`` and λ."""
     if stored is not None:
         return normalize_records(loaded.table), stored
     linker = Linker(
@@ -188,7 +217,11 @@ def _model(
             threshold=settings.threshold, merge_probability=settings.merge_probability, chain_pairs=False
         )
     )
-    result = linker.link_tables(loaded.table, None, labels=("source_records", "source_records"))
+    labelled = known_pairs(loaded.ids, decided)
+    counts["labelled_pairs"] = 0 if labelled is None else len(labelled)
+    result = linker.link_tables(
+        loaded.table, None, labels=("source_records", "source_records"), known_pairs=labelled
+    )
     return result.records, model_params(result)
 
 
@@ -234,7 +267,7 @@ def resolve_full(
     links, params, keys = ScoredLinks.empty(), stored_model, RecordKeys.empty()
     if len(loaded.ids) >= 2:
         with timer.step("fit" if stored_model is None else "normalise"):
-            records, params = _model(loaded, settings, stored_model)
+            records, params = _model(loaded, settings, stored_model, decided, counts)
         with timer.step("score"):
             keys = linkable_keys(records)
             links, found = _score_all(records, loaded.ids, keys, params, settings, decided)

@@ -31,6 +31,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contactfix.access.errors import Forbidden
+from contactfix.access.login_limits import LoginLimiter, TooManyAttempts
 from contactfix.api.limits import BodyLimit
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.policy import load_profile
@@ -39,9 +40,7 @@ from contactfix.settings import Settings
 from contactfix.web import auth, bank, mediator, operator, review
 from contactfix.web.common import (
     CsrfRefused,
-    LoginLimiter,
     NotSignedIn,
-    TooManyAttempts,
     _local,
     render,
     templates,
@@ -68,7 +67,7 @@ def create_web_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.profile = load_profile(
         settings.policy_profile, Path(settings.policy_file) if settings.policy_file else None
     )
-    app.state.login_limiter = LoginLimiter()
+    app.state.login_limiter = LoginLimiter(engine)
     templates.env.filters["local"] = functools.partial(_local, request_tz=settings.timezone)
     app.include_router(auth.router)
     app.include_router(mediator.router)

@@ -1,19 +1,25 @@
 """A bank's pages: upload a batch, follow it to its receipt (every rejected row and warning, the
-issues CSV), download the results (CSV or XLSX), and the funnel as a bar chart drawn on the server.
+issues CSV, the batch's funnel), download the results (CSV or XLSX), and the funnel drawn on the
+server: the bank's as a whole, each batch's, and by week or month of upload (also as CSV).
 
 The same policy and queries as API v1's bank routes: ``scope(caller, SUBMISSION)`` for submissions
 (another bank's is 404), :func:`~contactfix.api.uploads.take_in_upload` for the file (the CLI's
 intake and receipt), :func:`~contactfix.queries.exports.export_rows` within the bank's
 :class:`~contactfix.access.ContactView` for the results, and
-:func:`~contactfix.pipeline.report.funnel` for the chart.
+:func:`~contactfix.pipeline.report.funnel`, :func:`~contactfix.pipeline.report.funnel_by_submission`
+(grouped in SQL, within ``scope(caller, SUBMISSION)``) and
+:func:`~contactfix.pipeline.report.funnel_by_period` for the charts (:mod:`contactfix.web.charts`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi import Path as PathParam
@@ -29,8 +35,17 @@ from contactfix.api.v1_bank import MAX_ID, _csv_lines, _xlsx_file, audit_in_thre
 from contactfix.db.models import Submission, SubmissionIssue, SubmissionKind
 from contactfix.errors import ContactfixError, NotFound
 from contactfix.intake.receipt import Issue, write_issues_csv
-from contactfix.pipeline.report import funnel
+from contactfix.pipeline.report import (
+    FUNNEL_KEYS,
+    BatchFunnel,
+    PeriodFunnel,
+    funnel,
+    funnel_by_period,
+    funnel_by_submission,
+    local_day,
+)
 from contactfix.queries.submissions import submission_progress
+from contactfix.web.charts import FUNNEL_STAGES, funnel_bars, mini_bars, stage_values, trend_chart
 from contactfix.web.common import PageDep, WebPage, render, require_csrf
 
 __all__ = ["FUNNEL_STAGES", "funnel_bars", "router"]
@@ -40,25 +55,26 @@ SubmissionId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 _LISTED = 20
 _ISSUES_SHOWN = 1000
 _DONE = ("completed", "failed")
-# The funnel as the chart shows it: label, and the funnel keys summed into the bar.
-FUNNEL_STAGES = (
-    ("提交", ("submitted",)),
-    ("修复", ("repaired_records", "repaired_carrier")),
-    ("派送", ("dispatched",)),
-    ("联系上", ("reached",)),
-    ("调解成功", ("mediated",)),
-)
-_BAR_WIDTH = 200.0  # of a 320-unit-wide drawing: label on the left, count on the right
+_BATCHES_CHARTED = 20  # the newest batches in the page's table; the CSV has all of them
+_UNITS = {"week": "周", "month": "月"}
 
 
-def funnel_bars(counts: dict[str, int]) -> list[dict[str, Any]]:
-    """The chart's bars: label, count, and the bar's width and y in the drawing's units."""
-    values = [(label, sum(counts.get(key, 0) for key in keys)) for label, keys in FUNNEL_STAGES]
-    top = max((value for _, value in values), default=0) or 1
-    return [
-        {"label": label, "count": value, "width": round(_BAR_WIDTH * value / top, 1), "y": 10 + 34 * i}
-        for i, (label, value) in enumerate(values)
+def _funnel_views(page: WebPage) -> dict[str, Any]:
+    """The per-batch table and the trend chart of the caller's batches (one grouped read)."""
+    batches = funnel_by_submission(page.session, scope(page.caller, Resource.SUBMISSION))
+    unit, periods = funnel_by_period(batches, tz=page.settings.timezone)
+    short = [p.label[5:] if unit == "week" else p.label for p in periods]  # 11-30 / 2026-11
+    series = [[stage_values(p.counts)[k] for p in periods] for k in range(len(FUNNEL_STAGES))]
+    rows = [
+        {"batch": b, "values": stage_values(b.counts), "bars": mini_bars(b.counts)}
+        for b in batches[:_BATCHES_CHARTED]
     ]
+    return {
+        "batch_rows": rows, "batch_count": len(batches), "unit": unit, "unit_label": _UNITS[unit],
+        "periods": [{"period": p, "values": stage_values(p.counts)} for p in periods],
+        "trend": trend_chart(short, series) if periods else None,
+        "stages": [label for label, _ in FUNNEL_STAGES],
+    }  # fmt: skip
 
 
 def _bank_page(page: WebPage, *, error: str | None = None, status_code: int = 200) -> Response:
@@ -71,7 +87,7 @@ def _bank_page(page: WebPage, *, error: str | None = None, status_code: int = 20
     ).all()
     counts = funnel(page.session, organization_id=page.caller.organization_id)
     return render(page, page.request, "submissions.html", status_code=status_code, submissions=submissions,
-                  bars=funnel_bars(counts), counts=counts, error=error)  # fmt: skip
+                  bars=funnel_bars(counts), counts=counts, error=error, **_funnel_views(page))  # fmt: skip
 
 
 @router.get("/submissions")
@@ -117,6 +133,51 @@ def _submission(page: WebPage, submission_id: int) -> dict[str, Any]:
     return found
 
 
+_CSV_HEADER = {
+    "submitted": "提交行数", "accepted": "接收行数", "repaired_records": "修复（记录）",
+    "repaired_carrier": "修复（运营商）", "dispatched": "派送", "delivered": "送达", "reached": "联系上",
+    "wrong_number": "号码错误", "objected": "拒绝联系", "mediated": "调解成功",
+}  # fmt: skip
+
+
+def _csv_response(header: list[str], rows: list[list[Any]], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )  # fmt: skip
+
+
+@router.get("/submissions/funnel.csv")
+def funnel_csv(page: PageDep, by: str = "batch") -> Response:
+    """下载漏斗: every batch's funnel (``by=batch``), or the batches' by ``week``/``month`` of upload."""
+    require(page.caller, Action.READ_SUBMISSION)
+    if by not in ("batch", "week", "month"):
+        raise NotFound("no such breakdown")
+    batches = funnel_by_submission(page.session, scope(page.caller, Resource.SUBMISSION))
+    counts_header = [_CSV_HEADER[key] for key in FUNNEL_KEYS]
+    if by == "batch":
+        rows = [_batch_row(b, page.settings.timezone) for b in batches]
+        return _csv_response(["批次", "文件", "上传日期", *counts_header], rows, "funnel-batches.csv")
+    _, periods = funnel_by_period(batches, tz=page.settings.timezone, unit=by)
+    return _csv_response(
+        ["周期起始" if by == "week" else "月份", "批次数", *counts_header],
+        [_period_row(p) for p in periods], f"funnel-{by}s.csv",
+    )  # fmt: skip
+
+
+def _batch_row(batch: BatchFunnel, tz: str) -> list[Any]:
+    day = local_day(batch.created_at, ZoneInfo(tz)).isoformat()
+    return [batch.submission_id, batch.filename, day, *(batch.counts[key] for key in FUNNEL_KEYS)]
+
+
+def _period_row(period: PeriodFunnel) -> list[Any]:
+    return [period.label, period.batches, *(period.counts[key] for key in FUNNEL_KEYS)]
+
+
 @router.get("/submissions/{submission_id}")
 def submission_page(submission_id: SubmissionId, page: PageDep) -> Response:
     """回执: status (the page refreshes itself until done), counts, every rejected row and warning."""
@@ -129,8 +190,9 @@ def submission_page(submission_id: SubmissionId, page: PageDep) -> Response:
     ).all()
     done = found["status"] in _DONE
     total = found["rejected"] + found["warnings"]
+    counts = funnel(page.session, submission_id=submission_id)  # visible: _submission asked the scope
     return render(page, page.request, "submission.html", submission=found, issues=issues, done=done,
-                  more=max(0, total - len(issues)))  # fmt: skip
+                  more=max(0, total - len(issues)), bars=funnel_bars(counts), counts=counts)  # fmt: skip
 
 
 @router.get("/submissions/{submission_id}/issues.csv")

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,6 @@ from contactfix.settings import Settings
 __all__ = [
     "CSRF_FIELD",
     "RESULT_LABELS",
-    "LoginLimiter",
     "NotSignedIn",
     "PageDep",
     "WebPage",
@@ -139,14 +136,6 @@ class CsrfRefused(Exception):
     """A form came without the session's CSRF token (403)."""
 
 
-class TooManyAttempts(Exception):
-    """Too many failed sign-ins for this login or address (429)."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
-
-
 def _local(value: Any, request_tz: str = "Asia/Shanghai") -> str:
     """A time as people here read it: the service's time zone, to the minute."""
     if value is None:
@@ -246,43 +235,3 @@ def render(
     )  # fmt: skip
     response: HTMLResponse = templates.TemplateResponse(request, name, context, status_code=status_code)
     return response
-
-
-class LoginLimiter:
-    """Failed sign-ins per login and per client address: ``limit`` within ``window`` seconds, then
-    every attempt is refused until the oldest failure ages out. In memory, per process (with N
-    ``api_workers`` an attacker gets at most N times the limit)."""
-
-    def __init__(self, limit: int = 5, window: float = 15 * 60) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        found = self._failures.setdefault(key, deque())
-        while found and now - found[0] > self.window:
-            found.popleft()
-        return found
-
-    def check(self, login: str, address: str) -> None:
-        """:class:`TooManyAttempts` when either key has had ``limit`` failures within the window."""
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"login:{login.strip().lower()}", f"ip:{address}"):
-                recent = self._recent(key, now)
-                if len(recent) >= self.limit:
-                    raise TooManyAttempts(int(self.window - (now - recent[0])) + 1)
-
-    def failed(self, login: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"login:{login.strip().lower()}", f"ip:{address}"):
-                self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # bounded memory: forget the quiet keys
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
-
-    def succeeded(self, login: str) -> None:
-        with self._lock:
-            self._failures.pop(f"login:{login.strip().lower()}", None)

@@ -1,7 +1,7 @@
 """Encryption at rest: ID numbers, phones and addresses sealed (AES-GCM) in every table that holds them.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07
 
 On PostgreSQL the sealed columns lose their length (VARCHAR, as TEXT) (a sealed value is longer than its plaintext). SQLite
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0008"
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
