@@ -63,7 +63,10 @@ def engine(database: str) -> Iterator[Engine]:
 
 
 def cli_env(url: str, folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
+    # The test's data key goes along: the rows this process wrote are encrypted under it.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_") or k == "CONTACTFIX_DATA_KEY"
+    }
     env |= {"CONTACTFIX_DATABASE_URL": url, "CONTACTFIX_OUTBOX_PATH": str(folder / "outbox.jsonl")}
     return env
 

@@ -54,6 +54,7 @@ from contactfix.privacy.erasure import (
     relist_erased_objections,
 )
 from contactfix.privacy.retention import run_retention
+from contactfix.privacy.sealing import field_cipher, is_sealed
 from contactfix.sample import AS_OF, write_sample
 from contactfix.settings import get_settings
 
@@ -192,6 +193,8 @@ def _texts(value: Any) -> list[str]:
     if isinstance(value, dict | list):
         return [json.dumps(value, ensure_ascii=False)]
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if is_sealed(text):  # encrypted at rest: what is left is what it opens to
+        text = field_cipher().open(text)
     found = [text]
     if text[:1] in "[{":  # JSON stored as text may escape non-ASCII (\u5f20): search it decoded too
         with contextlib.suppress(ValueError):

@@ -16,6 +16,7 @@ from contactfix.intake.headers import map_headers
 from contactfix.intake.reader import Cell
 from contactfix.intake.rows import RowNormaliser
 from contactfix.intake.service import submit_bank_batch
+from contactfix.privacy.sealing import open_value
 
 SUBMITTED = dt.date(2024, 5, 6)
 HEADER = ["客户号", "姓名", "身份证号", "手机号", "失联日期"]
@@ -115,7 +116,12 @@ def test_a_banks_misspelt_and_emergency_numbers_are_kept_but_never_link_records(
     path = write_csv(tmp_path / "bank.csv", [header, row])
     submit_bank_batch(engine, path, "示例银行")
     with engine.connect() as connection:
-        stored = connection.execute(sa.text("SELECT value, line_type FROM contacts ORDER BY id")).all()
+        stored = [
+            (open_value(value), line_type)
+            for value, line_type in connection.execute(
+                sa.text("SELECT value, line_type FROM contacts ORDER BY id")
+            )
+        ]
         [linking] = _contacts(connection, None, None).values()
     assert sorted(stored) == [
         ("+8613700137000", "third_party"), ("+861380013800", "mistyped"), ("+8613900139000", "mobile")

@@ -18,6 +18,7 @@ from contactfix.errors import IntakeError
 from contactfix.intake import store, validation
 from contactfix.intake.receipt import write_issues_csv
 from contactfix.intake.service import DatabaseNotReady, import_court_export, iter_issues, submit_bank_batch
+from contactfix.privacy.sealing import field_cipher, is_sealed
 
 ID_A = resident_id("110101", "19900307", "457")
 ID_B = resident_id("350103", "19851231", "222")
@@ -32,9 +33,16 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def rows_of(engine: sa.Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+def rows_of(engine: sa.Engine, sql: str, *, ordered: bool = False, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` with sealed values opened (encryption at rest); ``ordered``: sorted here,
+    for a query whose ORDER BY names a sealed column (the database orders the ciphertexts)."""
+    cipher = field_cipher()
     with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(sa.text(sql), params)]
+        rows = [
+            tuple(cipher.open(v) if isinstance(v, str) and is_sealed(v) else v for v in row)
+            for row in connection.execute(sa.text(sql), params)
+        ]
+    return sorted(rows, key=repr) if ordered else rows
 
 
 def bank_file(tmp_path: Path, rows: list[list[object]], name: str = "batch.csv", **kwargs: Any) -> Path:
@@ -118,7 +126,7 @@ def test_a_later_file_updates_the_debtor_and_adds_contacts(engine: sa.Engine, tm
     assert len(debtors) == 1
     assert debtors[0][:3] == ("B1", "张三丰", ID_A)  # no ID in the later file: the earlier one is kept
     assert float(debtors[0][3]) == 200.0 and debtors[0][4] == receipt.submission_id
-    contacts = rows_of(engine, "SELECT value, first_seen, last_seen FROM contacts ORDER BY value")
+    contacts = rows_of(engine, "SELECT value, first_seen, last_seen FROM contacts", ordered=True)
     assert [c[0] for c in contacts] == ["+8613800138000", "+8613900139000", "福州"]
     assert str(contacts[0][1]) == "2023-01-01" and str(contacts[0][2]) != "2023-01-01"
     assert rows_of(engine, "SELECT count(*) FROM source_records") == [(1,)]
@@ -149,6 +157,7 @@ def test_a_batch_of_known_and_new_debtors_updates_the_one_and_inserts_the_other(
         engine,
         "SELECT r.reference, c.value FROM contacts c JOIN source_records r ON r.id = c.source_record_id"
         " ORDER BY r.reference, c.value",
+        ordered=True,
     )
     assert contacts == [
         ("B1", "+8613800138000"),
@@ -183,6 +192,7 @@ def test_duplicate_reference_in_a_file_later_row_wins_whatever_the_batch_size(
                 "JOIN organizations o ON o.id = d.organization_id JOIN contacts c ON "
                 "c.source_record_id = d.source_record_id WHERE o.name = :org "
                 "ORDER BY d.reference, c.value",
+                ordered=True,
                 org=org,
             )
         )
@@ -208,6 +218,7 @@ def _state(engine: sa.Engine, org: str) -> dict[str, list[tuple[Any, ...]]]:
             f"SELECT s.reference, c.value, c.first_seen, c.last_seen FROM contacts c JOIN "
             f"source_records s ON s.id = c.source_record_id JOIN organizations o ON "
             f"o.id = s.organization_id {where} ORDER BY 1, 2",
+            ordered=True,
             org=org,
         ),
         "issues": rows_of(

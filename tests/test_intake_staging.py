@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from contactfix.intake.rows import ContactValue, PartyRecord
 from contactfix.intake.staging import DEBTOR_FIELDS, RECORD_COLUMNS, merge_staged, stage
+from contactfix.privacy.sealing import is_sealed, open_value
 
 
 def _record(row: int, **fields: object) -> PartyRecord:
@@ -48,7 +49,8 @@ def test_later_row_wins_and_keeps_what_it_leaves_blank() -> None:
     )
     merged = merge_staged(stage(later, debtor=True), stage(earlier, debtor=True))
     values = dict(zip(RECORD_COLUMNS, merged.values, strict=True))
-    assert (merged.row, values["name"], values["id_number"], values["birth_date"]) == (
+    assert is_sealed(str(values["id_number"])) and is_sealed(str(merged.contacts[0][1]))  # at rest
+    assert (merged.row, values["name"], open_value(values["id_number"]), values["birth_date"]) == (
         9,
         "张三丰",
         "X1",
@@ -56,7 +58,8 @@ def test_later_row_wins_and_keeps_what_it_leaves_blank() -> None:
     )
     debtor = dict(zip(DEBTOR_FIELDS, merged.debtor, strict=True))
     assert (debtor["amount_owed"], debtor["currency"], debtor["name"]) == ("5.00", "USD", "张三丰")
-    assert [c[1:3] for c in merged.contacts] == [("+8613800138000", "138"), ("福州", "福州")]
+    opened = [(open_value(c[1]), open_value(c[2])) for c in merged.contacts]
+    assert opened == [("+8613800138000", "138"), ("福州", "福州")]
 
 
 def test_the_id_fields_move_as_one_group() -> None:

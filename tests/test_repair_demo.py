@@ -10,6 +10,8 @@ from rich.console import Console
 
 from contactfix.cli.commands_demo import print_result
 from contactfix.demo import make_folder, run_demo
+from contactfix.privacy import keyring_for
+from contactfix.privacy.sealing import FieldCipher
 
 
 def test_demo_reports_repaired_debtors_with_provenance(tmp_path: Path) -> None:
@@ -17,6 +19,7 @@ def test_demo_reports_repaired_debtors_with_provenance(tmp_path: Path) -> None:
     result = run_demo(400, seed=4, folder=folder)
     summary = result.reconcile
     assert summary is not None
+    cipher = FieldCipher(keyring_for(folder.database_url))
     with sqlite3.connect(folder.path / "contactfix.sqlite3") as db:
         by_status = dict(db.execute("SELECT status, count(*) FROM debtors GROUP BY status").fetchall())
         ranked = db.execute("SELECT count(DISTINCT debtor_id) FROM contact_rankings").fetchone()[0]
@@ -25,6 +28,7 @@ def test_demo_reports_repaired_debtors_with_provenance(tmp_path: Path) -> None:
             "SELECT d.reference, r.value FROM contact_rankings r JOIN debtors d ON d.id = r.debtor_id "
             "WHERE r.channel = 'phone'"
         ):
+            value = cipher.open(value)  # encrypted at rest under the demo's own key
             ranked_phones.setdefault(reference, set()).add(f"+86 {value[3:6]}****{value[-4:]}")
     assert summary.debtors == sum(by_status.values())
     # Mediators then reported on every delivered contact: each repaired debtor is reached, lost again

@@ -43,6 +43,7 @@ COMMAND_MODULES: dict[str, str] = {
     "audit": "commands_access",
     "erase": "commands_privacy",
     "retention": "commands_privacy",
+    "keys": "commands_keys",
 }
 
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from contactfix.db.models import Base, UtcDateTime, one_of
+from contactfix.db.models import Base, Sealed, UtcDateTime, one_of
 
 __all__ = ["AuthorisationKind", "CarrierNumber", "CarrierRequest", "CarrierRequestState"]
 
@@ -98,7 +98,7 @@ class CarrierNumber(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id", ondelete="CASCADE"), nullable=False)
-    value: Mapped[str] = mapped_column(String(20), nullable=False)
+    value: Mapped[str] = mapped_column(Sealed(20), nullable=False)
     obtained_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False)
     # The request whose answer last set the expiry.

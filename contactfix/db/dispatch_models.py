@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from contactfix.db.models import Base, UtcDateTime, one_of
+from contactfix.db.models import Base, Sealed, UtcDateTime, one_of
 
 __all__ = [
     "AssignmentKind",
@@ -69,7 +69,7 @@ class Mediator(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     center: Mapped[str] = mapped_column(String(200), nullable=False)
-    phone: Mapped[str] = mapped_column(String(20), nullable=False)  # E.164
+    phone: Mapped[str] = mapped_column(Sealed(20), nullable=False)  # E.164
     # "HH:MM-HH:MM" local working hours; NULL: the policy profile's default.
     hours: Mapped[str | None] = mapped_column(String(11), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -109,7 +109,7 @@ class Dispatch(Base):
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     purpose: Mapped[str] = mapped_column(String(30), nullable=False)
     contact_channel: Mapped[str] = mapped_column(String(10), nullable=False)
-    contact_value: Mapped[str] = mapped_column(String(500), nullable=False)  # the debtor's E.164 phone
+    contact_value: Mapped[str] = mapped_column(Sealed(), nullable=False)  # the debtor's E.164 phone
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("reconcile_runs.id"), nullable=True)
     state: Mapped[str] = mapped_column(
@@ -163,7 +163,7 @@ class CallAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The provider's id of the call: a record that arrives twice is stored once.
     provider_call_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
-    value: Mapped[str] = mapped_column(String(500), nullable=False)  # the debtor's E.164 phone
+    value: Mapped[str] = mapped_column(Sealed(), nullable=False)  # the debtor's E.164 phone
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False)
     answered: Mapped[bool] = mapped_column(Boolean, nullable=False)
     dispatch_id: Mapped[int | None] = mapped_column(
@@ -179,6 +179,6 @@ class DoNotContact(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
-    value: Mapped[str] = mapped_column(String(500), nullable=False)
+    value: Mapped[str] = mapped_column(Sealed(), nullable=False)
     reason: Mapped[str] = mapped_column(String(200), nullable=False)
     added_at: Mapped[dt.datetime] = _created_at()

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from contactfix.db.models import Base, UtcDateTime, one_of
+from contactfix.db.models import Base, Sealed, UtcDateTime, one_of
 
 __all__ = [
     "BlockingKey",
@@ -164,7 +164,7 @@ class ContactRanking(Base):
         ForeignKey("debtors.id", ondelete="CASCADE"), nullable=False, index=True
     )
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
-    value: Mapped[str] = mapped_column(String(500), nullable=False)
+    value: Mapped[str] = mapped_column(Sealed(), nullable=False)
     rank: Mapped[int] = mapped_column(Integer, nullable=False)
     confidence: Mapped[float] = mapped_column(Float, nullable=False)
     # [{record_id, source, reference, observed_on}, …]: where the contact was seen.

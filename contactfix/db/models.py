@@ -38,9 +38,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from contactfix.errors import ContactfixError
+from contactfix.privacy.sealing import field_cipher
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -78,6 +79,43 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
             return None
         # SQLite's CURRENT_TIMESTAMP and our own writes are UTC wall time without an offset.
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+class Sealed(TypeDecorator[str]):
+    """Text encrypted at rest (ID numbers, phones, addresses): sealed when written, opened when read.
+
+    Deterministic (see :mod:`contactfix.privacy.sealing`), so ``column == value``, ``IN``, unique
+    constraints, ``ON CONFLICT`` and joins between sealed columns behave as on the plain values.
+    ``LIKE``, ordering and string functions do not: they see ciphertext.
+
+    A sealed value is longer than its plaintext (4/3 of its UTF-8 bytes plus 52 characters), so
+    PostgreSQL stores it as VARCHAR without a length (TEXT by another name); the lengths that matter
+    are checked on the plaintext by intake.
+    SQLite keeps the column's old declared ``VARCHAR(n)`` (``sqlite_length``): it does not enforce
+    lengths, and changing a declared type there means rebuilding the table, whose drop would cascade
+    to every referencing row.
+
+    Raw SQL (``text()``, ``COPY``, staging tables) bypasses this type: such paths seal and open with
+    :func:`contactfix.privacy.sealing.field_cipher` themselves.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, sqlite_length: int = 500) -> None:
+        super().__init__()
+        self.sqlite_length = sqlite_length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(self.sqlite_length))
+        return dialect.type_descriptor(String())  # VARCHAR without a length: PostgreSQL's TEXT
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else field_cipher().seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else field_cipher().open(value)
 
 
 # --- allowed values of the string enums -----------------------------------------------------------
@@ -280,13 +318,13 @@ class SourceRecord(Base):
     name_original: Mapped[str] = mapped_column(String(200), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     id_type: Mapped[str | None] = mapped_column(String(30), nullable=True)
-    id_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    id_number: Mapped[str | None] = mapped_column(Sealed(64), nullable=True)
     id_prefix: Mapped[str | None] = mapped_column(String(18), nullable=True)
     id_suffix: Mapped[str | None] = mapped_column(String(18), nullable=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     gender: Mapped[str | None] = mapped_column(String(1), nullable=True)
     county_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
-    address: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    address: Mapped[str | None] = mapped_column(Sealed(), nullable=True)
     created_at: Mapped[dt.datetime] = _created_at()
     # Indexed: the nightly reconcile reads what changed since its last run.
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -325,7 +363,7 @@ class Debtor(Base):
     name_original: Mapped[str] = mapped_column(String(200), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     id_type: Mapped[str | None] = mapped_column(String(30), nullable=True)
-    id_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    id_number: Mapped[str | None] = mapped_column(Sealed(64), nullable=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     gender: Mapped[str | None] = mapped_column(String(1), nullable=True)
     contract_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -363,8 +401,8 @@ class Contact(Base):
         ForeignKey("source_records.id", ondelete="CASCADE"), nullable=False
     )
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
-    value: Mapped[str] = mapped_column(String(500), nullable=False)  # E.164 for phones
-    value_original: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    value: Mapped[str] = mapped_column(Sealed(), nullable=False)  # E.164 for phones
+    value_original: Mapped[str | None] = mapped_column(Sealed(), nullable=True)
     line_type: Mapped[str | None] = mapped_column(String(30), nullable=True)
     region: Mapped[str | None] = mapped_column(String(100), nullable=True)
     carrier: Mapped[str | None] = mapped_column(String(50), nullable=True)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from contactfix.db.models import Base, UtcDateTime, one_of
+from contactfix.db.models import Base, Sealed, UtcDateTime, one_of
 
 __all__ = ["ConfidenceModel", "Outcome", "OutcomeResult"]
 
@@ -59,9 +59,10 @@ class Outcome(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id", ondelete="CASCADE"), nullable=False)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
-    value: Mapped[str] = mapped_column(String(500), nullable=False)  # E.164 for phones
+    value: Mapped[str] = mapped_column(Sealed(), nullable=False)  # E.164 for phones
     result: Mapped[str] = mapped_column(String(20), nullable=False)
-    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Sealed too: a mediator's note may well hold a number ("new number 139…").
+    note: Mapped[str | None] = mapped_column(Sealed(), nullable=True)
     reported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False)
     # Who reported it: a user's login, or "cli" / "file:NAME" for the command line.
     reporter: Mapped[str] = mapped_column(String(100), nullable=False)

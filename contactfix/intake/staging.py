@@ -8,10 +8,12 @@ so the writing process does no per-field work.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from operator import attrgetter
 from typing import NamedTuple
 
 from contactfix.intake.rows import PartyRecord
+from contactfix.privacy.sealing import field_cipher
 
 __all__ = ["CONTACT_FIELDS", "DEBTOR_FIELDS", "RECORD_COLUMNS", "StagedRecord", "merge_staged", "stage"]
 
@@ -50,6 +52,8 @@ _debtor_values = attrgetter(*DEBTOR_FIELDS)
 # Positions of the dates and amounts, the only values that need converting.
 _RECORD_DATES = tuple(RECORD_COLUMNS.index(name) for name in ("observed_on", "birth_date"))
 _DEBTOR_PLAIN = tuple(DEBTOR_FIELDS.index(name) for name in ("birth_date", "amount_owed"))
+_RECORD_SEALED = tuple(RECORD_COLUMNS.index(name) for name in ("id_number", "address"))
+_DEBTOR_SEALED = (DEBTOR_FIELDS.index("id_number"),)
 
 
 def _plain(values: tuple[object, ...], positions: tuple[int, ...]) -> tuple[object, ...]:
@@ -61,13 +65,37 @@ def _plain(values: tuple[object, ...], positions: tuple[int, ...]) -> tuple[obje
     return tuple(converted)
 
 
+def _sealed(
+    values: tuple[object, ...], positions: tuple[int, ...], seal: Callable[[str], str]
+) -> tuple[object, ...]:
+    converted = list(values)
+    for at in positions:
+        value = converted[at]
+        if value is not None:
+            converted[at] = seal(str(value))
+    return tuple(converted)
+
+
 def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
-    """The record as the writer takes it; ``debtor`` adds the bank's debtor values."""
-    values = _plain(_record_values(record), _RECORD_DATES)
-    debtor_values = _plain(_debtor_values(record), _DEBTOR_PLAIN) if debtor else ()
-    contacts = tuple(
-        [(c.channel, c.value, c.value_original, c.line_type, c.region, c.carrier) for c in record.contacts]
+    """The record as the writer takes it; ``debtor`` adds the bank's debtor values.
+
+    ID numbers, addresses and contacts come out sealed (encryption at rest): the staging tables never
+    hold them in clear, and the sealing runs here, in the validation workers, in parallel. Sealing is
+    deterministic, so :func:`merge_staged` and the upserts compare sealed values as they compared
+    plain ones.
+    """
+    seal = field_cipher().seal_once  # a file's values are mostly distinct: no memo to grow
+    values = _sealed(_plain(_record_values(record), _RECORD_DATES), _RECORD_SEALED, seal)
+    debtor_values = (
+        _sealed(_plain(_debtor_values(record), _DEBTOR_PLAIN), _DEBTOR_SEALED, seal) if debtor else ()
     )
+    contacts = tuple(
+        [
+            (c.channel, seal(c.value), None if c.value_original is None else seal(c.value_original),
+             c.line_type, c.region, c.carrier)
+            for c in record.contacts
+        ]
+    )  # fmt: skip
     seen = record.observed_on.isoformat() if record.observed_on is not None else None
     return StagedRecord(record.row, record.record_key, values, debtor_values, contacts, seen)
 

@@ -182,6 +182,8 @@ class RecordWriter:
             # lets the next batch start at once.
             self.connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self._clear()
+        # The values come sealed from staging (encryption at rest): the ID number, address and contacts
+        # are never in clear here, in the staging tables, or in the upserts' comparisons.
         if debtors:
             rows = [r.values + r.debtor[_BANK_AT:] for r in records]
             self._stage("intake_records", _STAGED_RECORD_COLUMNS, rows)

@@ -12,7 +12,6 @@ database happened to return them.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,8 +20,10 @@ import numpy as np
 from sqlalchemy import ColumnElement, Connection, Integer, Select, String, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
 from contactfix.db.models import NOT_THE_PERSONS, Contact, ContactChannel, IdType, SourceRecord
+from contactfix.privacy import KeyedHash, keyed_hash
 from matchers.inputs import table_from_columns
 from matchers.normalize import RawTable
 
@@ -43,6 +44,7 @@ COLUMNS = ("id", "name", "id_number", "birth_date", "gender", "phone", "address"
 IN_CHUNK = 5000
 _T = TypeVar("_T", int, str)
 _FULL_LENGTH = 18
+PURPOSE_FINGERPRINT = "fingerprint"
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,10 @@ def among(
     connection: Connection,
     column: InstrumentedAttribute[_T] | ColumnElement[_T],
     ids: Sequence[_T],
-    element: type[Integer] | type[String] = Integer,
+    element: type[Integer] | type[String] | TypeEngine[Any] = Integer,
 ) -> ColumnElement[bool]:
-    """``column`` is one of ``ids`` (``element``: their SQL type): one array parameter on PostgreSQL
+    """``column`` is one of ``ids`` (``element``: their SQL type; ``Sealed()`` for a sealed column, so
+    that each value is sealed as the column's own comparisons seal it): one array parameter on PostgreSQL
     (``= ANY``), where a list of thousands of parameters costs more to send and parse than to run;
     ``IN`` elsewhere."""
     if connection.dialect.name == "postgresql":
@@ -143,12 +146,20 @@ def _contacts(
     return found
 
 
-def fingerprint(values: Sequence[str | None], contacts: Sequence[tuple[str, str]]) -> str:
-    """A digest of what resolution reads of a record: its person columns and every contact."""
+def fingerprint(
+    values: Sequence[str | None], contacts: Sequence[tuple[str, str]], hasher: KeyedHash | None = None
+) -> str:
+    """A digest of what resolution reads of a record: its person columns and every contact.
+
+    Keyed (HMAC under the ``fingerprint`` key, ``hasher``): it is stored, and a plain digest of a
+    record whose name, birth date, gender and county are in clear would give its encrypted ID number
+    back to whoever tries its thousand possible sequence numbers. A new data key changes every
+    fingerprint, so the next run compares every record again (as ``reconcile --full`` does anyway).
+    """
     text = (
         "\x1f".join(v or "" for v in values) + "\x1e" + "\x1f".join(sorted(f"{c}:{v}" for c, v in contacts))
     )
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    return (hasher or keyed_hash(PURPOSE_FINGERPRINT)).hexdigest(text, 24)
 
 
 def load_records(
@@ -162,6 +173,7 @@ def load_records(
     id order, as a matchers table. Rows stream into columns: a million records are never held as rows.
     ``fingerprints=False`` leaves them empty (records read only to be compared)."""
     wanted = None if ids is None else sorted(set(ids))
+    hasher = keyed_hash(PURPOSE_FINGERPRINT)
     contacts = _contacts(connection, wanted, since)
     columns: dict[str, list[str | None]] = {name: [] for name in COLUMNS}
     record_ids: list[int] = []
@@ -180,7 +192,7 @@ def load_records(
                 columns[name].append(value)
             record_ids.append(row.id)
             updated.append(row.updated_at)
-            digests.append(fingerprint(values, own) if fingerprints else "")
+            digests.append(fingerprint(values, own, hasher) if fingerprints else "")
     table = table_from_columns(list(COLUMNS), columns, "source_records")
     return LoadedRecords(record_ids, updated, digests, table)
 

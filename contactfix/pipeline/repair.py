@@ -55,6 +55,7 @@ from contactfix.pipeline.shared_phones import (
     InvalidSharedPhoneSetting,
     find_shared_phones,
 )
+from contactfix.privacy.sealing import field_cipher
 
 __all__ = [
     "DEFAULT_CONFIDENCE_THRESHOLD",
@@ -356,8 +357,9 @@ def _insert_rankings(session: Session, rows: list[dict[str, Any]]) -> None:
     if connection.dialect.name != "postgresql":
         session.execute(insert(ContactRanking), rows)
         return
+    seal = field_cipher().seal  # COPY bypasses the column type: seal here (encryption at rest)
     copied = [
-        (r["debtor_id"], r["channel"], r["value"], r["run_id"], r["rank"], r["confidence"],
+        (r["debtor_id"], r["channel"], seal(r["value"]), r["run_id"], r["rank"], r["confidence"],
          json.dumps(r["sources"], ensure_ascii=False), r["last_seen"], json.dumps(r["flags"]))
         for r in rows
     ]  # fmt: skip

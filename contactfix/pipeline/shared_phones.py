@@ -17,7 +17,7 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from contactfix.db.identity_models import IdentityMember
-from contactfix.db.models import Contact, ContactChannel, SourceRecord
+from contactfix.db.models import Contact, ContactChannel, Sealed, SourceRecord
 from contactfix.errors import ContactfixError
 from contactfix.pipeline.records import among, batches
 
@@ -67,6 +67,6 @@ def _shared(session: Session, min_identities: int, values: list[str] | None) -> 
         .having(identities >= min_identities)
     )
     if values is not None:
-        query = query.where(among(session.connection(), Contact.value, values, String))
+        query = query.where(among(session.connection(), Contact.value, values, Sealed()))
     for value, count in session.execute(query):
         yield str(value), int(count)

@@ -13,13 +13,17 @@ encryption and one purpose's key says nothing about another's:
 - ``blocking``, ``dispatch``, ``ratelimit``: HMAC-SHA-256 keys for :class:`KeyedHash` (blocking keys,
   the dispatch idempotency key, Redis rate-limit keys); a number cannot be found again from them by
   trying every number, as it could from a plain SHA-256 or BLAKE2b.
-- encryption at rest (to come) derives its AES-GCM keys with :meth:`Keyring.derive` the same way and
-  stores :attr:`DataKey.key_id` beside each ciphertext.
+- encryption at rest (:mod:`contactfix.privacy.sealing`) derives its AES-GCM and nonce keys with
+  :meth:`Keyring.derive` the same way and stores :attr:`DataKey.key_id` beside each ciphertext.
 
 Rotation: a key file holds the current key on its first line and older keys on the lines after it
-(``#`` comments and blank lines are skipped). Everything new is keyed with the current key; older keys
-stay available by their id (:meth:`Keyring.key`) to read what they wrote. Keyed hashes move to a new
-key by recomputation: a full reconcile (``contactfix reconcile --full``) rewrites every blocking key.
+(``#`` comments and blank lines are skipped); a line ``next <key>`` is a rotation's target, the key
+``contactfix keys rotate`` is re-encrypting everything under: every process can open what it sealed
+(:meth:`Keyring.reload` reads the file again when a value names a key it does not hold), but nothing
+new is sealed with it until the rotation is complete and it becomes the first line. Everything new is
+keyed with the current key; older keys stay available by their id (:meth:`Keyring.key`) to read what
+they wrote. Keyed hashes move to a new key by recomputation: a full reconcile (``contactfix reconcile
+--full``) rewrites every blocking key.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -58,6 +64,7 @@ __all__ = [
     "keyring_for",
     "new_data_key",
     "using_keyring",
+    "write_key_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,11 +107,13 @@ class DataKey:
     def __post_init__(self) -> None:
         if len(self.secret) != KEY_BYTES:
             raise KeyringError(f"a data key has {KEY_BYTES} bytes, not {len(self.secret)}")
+        # Computed once: every sealed value read asks which key sealed it.
+        object.__setattr__(self, "_key_id", _hkdf(self.secret, b"key-id", 4).hex())
 
     @property
     def key_id(self) -> str:
         """The key's id (a one-way digest of it): which key wrote a value, without revealing it."""
-        return _hkdf(self.secret, b"key-id", 4).hex()
+        return self._key_id  # type: ignore[attr-defined,no-any-return]
 
     def __repr__(self) -> str:
         return f"DataKey(key_id={self.key_id!r})"
@@ -161,12 +170,61 @@ class KeyedHash:
 class Keyring:
     """The current data key, older ones by id, and the keys derived from them per purpose."""
 
-    def __init__(self, current: DataKey, previous: Sequence[DataKey] = (), *, source: str = "") -> None:
+    def __init__(
+        self,
+        current: DataKey,
+        previous: Sequence[DataKey] = (),
+        *,
+        source: str = "",
+        pending: DataKey | None = None,
+        path: Path | None = None,
+    ) -> None:
         self.current = current
+        self.pending = pending  # a rotation's target: opens values, seals nothing new yet
         self.source = source  # where the key came from, for messages (a setting or a path, never a key)
-        self._keys = {key.key_id: key for key in (*previous, current)}
+        self.path = path  # the key file, when the keys come from one (rotation writes it)
+        self._keys = {key.key_id: key for key in (*previous, *([pending] if pending else []), current)}
+        self._previous = tuple(previous)
         self._hashes: dict[str, KeyedHash] = {}
         self._lock = threading.Lock()
+        self._stamp = _file_stamp(path)
+        self._checked = time.monotonic()
+
+    @property
+    def previous(self) -> tuple[DataKey, ...]:
+        """The older keys, kept to open what they sealed."""
+        return self._previous
+
+    def reload(self) -> bool:
+        """Read the key file again (a rotation may have added or promoted a key); True if it changed.
+
+        A key once known stays known: a value sealed under it still opens.
+        """
+        if self.path is None:
+            return False
+        fresh = _read_key_file(self.path)
+        self._checked = time.monotonic()
+        self._stamp = _file_stamp(self.path)
+        with self._lock:
+            changed = fresh.current.key_id != self.current.key_id or (
+                (fresh.pending and fresh.pending.key_id) != (self.pending and self.pending.key_id)
+            )
+            kept = [key for kid, key in self._keys.items() if kid not in fresh._keys]
+            self._keys.update(fresh._keys)
+            self._previous = (*fresh._previous, *[k for k in kept if k.key_id != fresh.current.key_id])
+            if fresh.current.key_id != self.current.key_id:
+                self._hashes.clear()
+            self.current, self.pending = fresh.current, fresh.pending
+        return changed
+
+    def refresh(self, every: float = 5.0) -> None:
+        """Reload the key file if it changed since it was read, looking at most every ``every`` seconds:
+        long-running processes start sealing with a new key soon after a rotation completes."""
+        if self.path is None or time.monotonic() - self._checked < every:
+            return
+        self._checked = time.monotonic()
+        if _file_stamp(self.path) != self._stamp:
+            self.reload()
 
     @property
     def key_id(self) -> str:
@@ -212,13 +270,53 @@ def _read_key_file(path: Path) -> Keyring:
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyringError(f"data_key_file: {path} is readable by others; chmod 600 it")
     lines = [line.strip() for line in text.splitlines()]
-    keys = [line for line in lines if line and not line.startswith("#")]
+    keys = [line for line in lines if line and not line.startswith("#") and not line.startswith(_NEXT)]
+    nexts = [line[len(_NEXT) :] for line in lines if line.startswith(_NEXT)]
     if not keys:
         raise KeyringError(f"data_key_file: {path} holds no key")
     decoded = [
         DataKey(decode_data_key(key, f"data_key_file {path}, key {n + 1}")) for n, key in enumerate(keys)
     ]
-    return Keyring(decoded[0], decoded[1:], source=str(path))
+    pending = DataKey(decode_data_key(nexts[0], f"data_key_file {path}, next key")) if nexts else None
+    return Keyring(decoded[0], decoded[1:], source=str(path), pending=pending, path=path)
+
+
+_NEXT = "next "
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
+
+
+def write_key_file(
+    path: Path, current: DataKey, previous: Sequence[DataKey], pending: DataKey | None
+) -> None:
+    """Replace the key file at ``path`` atomically (mode 0600): ``current`` first, ``pending`` as the
+    ``next`` line, then ``previous``. A crash leaves the old file or the new one, never half of one."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as fh:
+            fh.write("# contactfix data key (base64). Keep it secret and back it up with the database.\n")
+            fh.write(base64.b64encode(current.secret).decode("ascii") + "\n")
+            if pending is not None:
+                fh.write("# the key `contactfix keys rotate` is moving everything to\n")
+                fh.write(_NEXT + base64.b64encode(pending.secret).decode("ascii") + "\n")
+            if previous:
+                fh.write("# older keys, to open what they sealed\n")
+            for key in previous:
+                fh.write(base64.b64encode(key.secret).decode("ascii") + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _create_key_file(path: Path) -> None:
@@ -323,7 +421,21 @@ def current_keyring() -> Keyring:
     """
     if _installed is not None:
         return _installed
-    from contactfix.settings import get_settings
+    global _from_settings, _get_settings
+    if _get_settings is None:
+        from contactfix.settings import get_settings
 
-    settings = get_settings()
-    return keyring_for(settings.database_url, settings.data_key_value, settings.data_key_file or None)
+        _get_settings = get_settings
+    settings = _get_settings()
+    # Asked once per sealed value read or written: the keyring of the same settings object is reused
+    # (an import statement and a locked cache lookup per value cost more than the AES call).
+    found = _from_settings
+    if found is not None and found[0] is settings:
+        return found[1]
+    keyring = keyring_for(settings.database_url, settings.data_key_value, settings.data_key_file or None)
+    _from_settings = (settings, keyring)
+    return keyring
+
+
+_from_settings: tuple[object, Keyring] | None = None
+_get_settings: Callable[[], Any] | None = None
