@@ -73,13 +73,16 @@ def _throwaway_database(url: str | None) -> Iterator[str]:
 def _take_in(url: str, path: Path, kind: str) -> float:
     from contactfix.db import make_engine
     from contactfix.intake import import_court_export, submit_bank_batch
+    from contactfix.privacy import keyring_for, using_keyring
 
     engine = make_engine(url)
     started = time.perf_counter()
-    if kind == "bank":
-        submit_bank_batch(engine, path, "bench bank")
-    else:
-        import_court_export(engine, path)
+    # Under the key the reconcile children get: intake seals and hashes what they must read.
+    with using_keyring(keyring_for(url, _DATA_KEY)):
+        if kind == "bank":
+            submit_bank_batch(engine, path, "bench bank")
+        else:
+            import_court_export(engine, path)
     engine.dispose()
     return time.perf_counter() - started
 
