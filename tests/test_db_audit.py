@@ -14,9 +14,11 @@ from contactfix.db import (
     AuditDetailError,
     AuditEntry,
     PersonalDataInAudit,
+    audit_values,
     find_personal_data,
     make_engine,
     record_audit,
+    record_audits,
     session_factory,
     upgrade_database,
 )
@@ -141,3 +143,28 @@ def test_pii_in_the_actor_is_refused(session: Session) -> None:
 def test_values_json_cannot_hold_are_refused(session: Session) -> None:
     with pytest.raises(AuditDetailError, match=r"detail\['when'\]"):
         record_audit(session, "intake", "x", "y", when=object())
+
+
+def test_many_entries_in_one_insert_are_stored_as_one_by_one_would_be(session: Session) -> None:
+    entries = [
+        audit_values("repair", "debtor.repaired", "debtor", n, confidence=0.5, phone="138****5678")
+        for n in (7, 8)
+    ]
+    assert record_audits(session, entries) == 2
+    assert record_audits(session, []) == 0
+    session.commit()
+    stored = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.subject_id)).all()
+    assert [(e.actor, e.action, e.subject_id, e.detail) for e in stored] == [
+        ("repair", "debtor.repaired", n, {"confidence": 0.5, "phone": "138****5678"}) for n in (7, 8)
+    ]
+    assert all(e.at.tzinfo is not None for e in stored)
+
+
+def test_many_entries_are_checked_before_any_is_written(session: Session) -> None:
+    with pytest.raises(PersonalDataInAudit):
+        record_audits(
+            session,
+            (audit_values("x", "y", "debtor", n, phone=p) for n, p in ((1, "138****5678"), (2, MOBILE))),
+        )
+    session.commit()
+    assert session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0

@@ -5,7 +5,14 @@ Everything public is exported here; ``tests/test_db_exports.py`` keeps this list
 
 from __future__ import annotations
 
-from contactfix.db.audit import AuditDetailError, PersonalDataInAudit, find_personal_data, record_audit
+from contactfix.db.audit import (
+    AuditDetailError,
+    PersonalDataInAudit,
+    audit_values,
+    find_personal_data,
+    record_audit,
+    record_audits,
+)
 from contactfix.db.engine import (
     DatabaseUrlError,
     is_postgres,
@@ -74,6 +81,7 @@ __all__ = [
     "SubmissionKind",
     "SubmissionStatus",
     "UtcDateTime",
+    "audit_values",
     "current_revision",
     "downgrade_database",
     "find_personal_data",
@@ -82,6 +90,7 @@ __all__ = [
     "make_engine",
     "normalise_url",
     "record_audit",
+    "record_audits",
     "session_factory",
     "session_scope",
     "throwaway_database",

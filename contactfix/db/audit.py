@@ -8,10 +8,11 @@ forms (``350103********1234``, ``138****5678``) pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from contactfix.db.models import AuditEntry
@@ -114,3 +115,13 @@ def record_audit(
     entry = AuditEntry(**audit_values(actor, action, subject_type, subject_id, **detail))
     session.add(entry)
     return entry
+
+
+def record_audits(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
+    """Write many entries, each made by :func:`audit_values` (so checked alike), in one multi-row
+    INSERT; their count. For the pipeline's entry per debtor: 100,000 ORM objects flushed one by one
+    cost a nightly run tens of seconds, this a few."""
+    rows = list(entries)
+    if rows:
+        session.execute(insert(AuditEntry), rows)
+    return len(rows)

@@ -49,7 +49,7 @@ from connectors.repair import (
     hash_id_number,
 )
 from connectors.repair.base import AuthorisationKind
-from contactfix.db.audit import find_personal_data, record_audit
+from contactfix.db.audit import audit_values, find_personal_data, record_audits
 from contactfix.db.carrier_models import CarrierRequest, CarrierRequestState
 from contactfix.db.dispatch_models import Mediator
 from contactfix.db.models import Contact, Debtor
@@ -292,18 +292,33 @@ class _Pass:
             outcome = "refused"
             self._move(session, ids, S.FAILED, last_error=message)
             self.counts.carrier_failed += len(ids)
-        for row in rows:
-            record_audit(
-                session, ACTOR, "carrier.requested", "debtor", row.debtor_id,
-                connector=self.options.connector_name, request_id=row.id, batch_key=_safe(key),
-                batch_id=_safe(batch_id),
-                outcome=outcome, attempt=row.attempts + 1, renewal=bool(row.renewal),
-                id_number=mask_id_number(str(row.id_number)), run_id=self.run_id, error=_safe(message),
-                authorisation={
-                    "kind": row.authorisation_kind, "reference": _safe(row.authorisation_reference),
-                    "case_number": _safe(row.case_number),
-                },
-            )  # fmt: skip
+        record_audits(
+            session,
+            (
+                audit_values(
+                    ACTOR,
+                    "carrier.requested",
+                    "debtor",
+                    row.debtor_id,
+                    connector=self.options.connector_name,
+                    request_id=row.id,
+                    batch_key=_safe(key),
+                    batch_id=_safe(batch_id),
+                    outcome=outcome,
+                    attempt=row.attempts + 1,
+                    renewal=bool(row.renewal),
+                    id_number=mask_id_number(str(row.id_number)),
+                    run_id=self.run_id,
+                    error=_safe(message),
+                    authorisation={
+                        "kind": row.authorisation_kind,
+                        "reference": _safe(row.authorisation_reference),
+                        "case_number": _safe(row.case_number),
+                    },
+                )
+                for row in rows
+            ),
+        )
         if error is not None:
             log.warning("carrier repair: batch %s of %d not taken: %s", key[:8], len(rows), message)
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from contactfix.db.audit import record_audit
+from contactfix.db.audit import audit_values, record_audits
 from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
@@ -245,11 +245,21 @@ def _redispatch(
     counts.redispatched += planned.planned
     counts.dispatches_planned += planned.planned
     counts.dispatches_unassigned += planned.unassigned
-    for debtor_id, contact in sorted(chosen.items()):
-        record_audit(
-            session, "repair", "debtor.next_candidate", "debtor", debtor_id,
-            run_id=run_id, channel=contact.channel, confidence=contact.confidence,
-        )  # fmt: skip
+    record_audits(
+        session,
+        (
+            audit_values(
+                "repair",
+                "debtor.next_candidate",
+                "debtor",
+                debtor_id,
+                run_id=run_id,
+                channel=contact.channel,
+                confidence=contact.confidence,
+            )
+            for debtor_id, contact in sorted(chosen.items())
+        ),
+    )
 
 
 def _mark_lost_again(session: Session, debtor_ids: list[int], run_id: int, counts: RepairCounts) -> None:
@@ -264,9 +274,10 @@ def _mark_lost_again(session: Session, debtor_ids: list[int], run_id: int, count
         .returning(Debtor.id)
         .execution_options(synchronize_session=False)
     ).scalars()
-    for debtor_id in sorted(moved):
-        counts.lost_again += 1
-        record_audit(session, "repair", "debtor.lost_again", "debtor", debtor_id, run_id=run_id)
+    counts.lost_again += record_audits(
+        session,
+        (audit_values("repair", "debtor.lost_again", "debtor", d, run_id=run_id) for d in sorted(moved)),
+    )
 
 
 def _demoted(contact: RankedContact) -> bool:
@@ -381,15 +392,19 @@ def _mark_repaired(
         .execution_options(synchronize_session=False)
     ).scalars()
     newly: dict[int, PlannedContact] = {}
+    entries = []
     for debtor_id in sorted(moved):
         contact = repaired[debtor_id]
         counts.newly_repaired += 1
         newly[debtor_id] = PlannedContact(contact.channel, contact.value, contact.confidence)
-        record_audit(
-            session, "repair", "debtor.repaired", "debtor", debtor_id,
-            run_id=run_id, channel=contact.channel, confidence=contact.confidence,
-            sources=len(contact.sources()),
+        entries.append(
+            audit_values(
+                "repair", "debtor.repaired", "debtor", debtor_id,
+                run_id=run_id, channel=contact.channel, confidence=contact.confidence,
+                sources=len(contact.sources()),
+            )
         )  # fmt: skip
+    record_audits(session, entries)
     # The transactional outbox: the dispatches commit or roll back with the repair itself.
     planned = plan_dispatches(session, newly, run_id)
     counts.dispatches_planned += planned.planned
