@@ -66,6 +66,8 @@ TABLES = {
     "carrier_numbers",
     # 0009: failed sign-ins
     "login_failures",
+    # 0011: the secret of court record keys
+    "hash_secrets",
 }
 
 

@@ -99,8 +99,9 @@ def test_the_banks_emergency_contact_number_is_kept_as_someone_elses() -> None:
     # The debtor's own number stays theirs even where the bank also wrote it as the spouse's.
     assert phones == {("+8613800138000", "mobile"), ("+8613900139000", "third_party")}
     court = RowNormaliser(
-        "court", map_headers(["姓名", "身份证号", "紧急联系人电话"], "court"), 1, SUBMITTED, 500
-    )
+        "court", map_headers(["姓名", "身份证号", "紧急联系人电话"], "court"), 1, SUBMITTED, 500,
+        record_key_secret=b"s" * 32,
+    )  # fmt: skip
     only = court.normalise(2, ["张三", resident_id(), "13900139000"])
     assert only.record is not None and not any(c.line_type == "third_party" for c in only.record.contacts)
 

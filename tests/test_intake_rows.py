@@ -10,7 +10,7 @@ import pytest
 from intake_support import UNMASKED, bad_check, resident_id
 
 from contactfix.intake.headers import map_headers
-from contactfix.intake.rows import RowNormaliser, RowResult, court_role
+from contactfix.intake.rows import RowNormaliser, RowResult, court_key_of_digest, court_role
 from contactfix.intake.values import BadValue, parse_amount, parse_date, parse_gender
 from matchers.text import to_halfwidth
 
@@ -36,8 +36,11 @@ def bank_row(cells: dict[str, object], header: Sequence[str] = BANK_HEADER, limi
     return normaliser.normalise(2, values)
 
 
-def court_row(cells: dict[str, object], header: Sequence[str]) -> RowResult:
-    normaliser = RowNormaliser("court", map_headers(header, "court"), 9, TODAY, 500)
+SECRET = b"k" * 32
+
+
+def court_row(cells: dict[str, object], header: Sequence[str], secret: bytes = SECRET) -> RowResult:
+    normaliser = RowNormaliser("court", map_headers(header, "court"), 9, TODAY, 500, record_key_secret=secret)
     return normaliser.normalise(5, [cells.get(h) for h in header])
 
 
@@ -429,3 +432,23 @@ def test_no_reason_ever_holds_an_unmasked_id_or_phone() -> None:
         assert result.issues
         for issue in result.issues:
             assert not UNMASKED.search(issue.reason), issue.reason
+
+
+def test_a_court_key_is_keyed_so_it_cannot_be_recomputed_from_the_clear_fields() -> None:
+    import hashlib
+
+    cells = {
+        "案号": "(2024)闽0103民初1234号",
+        "当事人": "张三",
+        "诉讼地位": "被告",
+        "证件号码": resident_id(),
+    }
+    record = court_row(cells, COURT_HEADER).record
+    other = court_row(cells, COURT_HEADER, secret=b"q" * 32).record
+    assert record is not None and other is not None
+    assert record.record_key != other.record_key  # the secret, not the fields alone, decides it
+    fields = "\x1f".join([record.reference or "", record.name, record.id_number or "", record.role or ""])
+    plain = hashlib.sha256(fields.encode()).hexdigest()[:48]
+    assert record.record_key == "court:" + court_key_of_digest(plain, SECRET) != "court:" + plain
+    with pytest.raises(ValueError, match="secret"):
+        RowNormaliser("court", map_headers(COURT_HEADER, "court"), 9, TODAY, 500)

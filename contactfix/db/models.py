@@ -440,6 +440,20 @@ class AuditEntry(Base):
     )
 
 
+class HashSecret(Base):
+    """A secret that keys a hash which must outlive a change of data key (a court record's key: the
+    same party of the same case, imported again after a rotation, must find its record). Random,
+    made once, stored sealed: a stolen database without the data key cannot open it, and a rotation
+    re-seals it like any sealed value, so what it keys stays the same."""
+
+    __tablename__ = "hash_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # rotation walks tables by id
+    purpose: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
+    value: Mapped[str] = mapped_column(Sealed(200), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), nullable=False, server_default=func.now())
+
+
 # The resolution and repair tables live in their own module; importing it here puts them in
 # Base.metadata for the migrations' comparison and for create_all. (At the end: it imports Base.)
 from contactfix.db import identity_models as identity_models  # noqa: E402  isort: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -123,9 +124,14 @@ class RowNormaliser:
         organization_id: int,
         observed_on: dt.date,
         max_field_length: int,
+        *,
+        record_key_secret: bytes | None = None,
     ) -> None:
+        if kind == "court" and not record_key_secret:
+            raise ValueError("a court file's record keys need their secret (contactfix.privacy.hash_secrets)")
         self.kind, self.header_map, self.organization_id = kind, header_map, organization_id
         self.observed_on, self.max_field_length = observed_on, max_field_length
+        self.record_key_secret = record_key_secret or b""
         self.today = dt.date.today()
 
     def normalise(self, number: int, cells: Sequence[Cell]) -> RowResult:
@@ -248,11 +254,16 @@ class RowNormaliser:
                 record.observed_on = parse_date(filed, earliest=_FILED_RANGE[0], latest=self.today)
             except BadValue as exc:
                 row.warn("filed_on", f"{error_text(exc)}, dropped")
-        record.record_key = _court_key(record, case_text is not None)
+        record.record_key = _court_key(record, case_text is not None, self.record_key_secret)
 
 
-def _court_key(record: PartyRecord, has_case: bool) -> str:
-    """Deterministic: the same party of the same case imported again updates its record."""
+def _court_key(record: PartyRecord, has_case: bool, secret: bytes) -> str:
+    """Deterministic: the same party of the same case imported again updates its record.
+
+    Keyed (HMAC-SHA-256 under ``secret``, see :mod:`contactfix.privacy.hash_secrets`) over the SHA-256
+    of the party's fields: a plain digest would give the ID number back to whoever tries the
+    sequence numbers its clear name and birth date leave open. The inner digest is what keys stored
+    before they were keyed held, so migration 0011 could key those without the fields."""
     identifier = record.id_number or f"{record.id_prefix or ''}*{record.id_suffix or ''}"
     parts = [
         record.reference or "" if has_case else f"ref:{record.reference or ''}",
@@ -260,4 +271,10 @@ def _court_key(record: PartyRecord, has_case: bool) -> str:
         identifier if record.id_type else "",
         record.role or record.role_original or "",
     ]
-    return "court:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
+    inner = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
+    return "court:" + court_key_of_digest(inner, secret)
+
+
+def court_key_of_digest(inner: str, secret: bytes) -> str:
+    """The keyed part of a court record's key, from the plain digest of its fields (48 hex digits)."""
+    return hmac.new(secret, inner.encode("ascii"), hashlib.sha256).hexdigest()[:48]

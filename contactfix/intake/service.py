@@ -39,6 +39,7 @@ from contactfix.intake.reader import FileFacts, Table, inspect_file, open_table
 from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
 from contactfix.intake.rows import RowNormaliser
 from contactfix.intake.store import RecordWriter
+from contactfix.privacy.hash_secrets import PURPOSE_COURT_RECORD, hash_secret
 
 __all__ = [
     "RECEIPT_ISSUE_LIMIT",
@@ -165,9 +166,11 @@ def _take_in(engine: Engine, path: Path, org: str, kind: Kind, options: _Options
             return _earlier_receipt(connection, claim.id)
         try:
             observed_on = claim.created_at.astimezone(ZoneInfo(options.timezone)).date()
+            secret = hash_secret(engine, PURPOSE_COURT_RECORD) if kind == "court" else None
             normaliser = RowNormaliser(
-                kind, header_map, organization_id, observed_on, options.max_field_length
-            )
+                kind, header_map, organization_id, observed_on, options.max_field_length,
+                record_key_secret=secret,
+            )  # fmt: skip
             writer = RecordWriter(
                 connection, source=kind, organization_id=organization_id, submission_id=claim.id
             )

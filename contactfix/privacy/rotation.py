@@ -54,6 +54,7 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "do_not_contact": ("value",),
     "outcomes": ("value", "note"),
     "carrier_numbers": ("value",),
+    "hash_secrets": ("value",),
 }
 _BATCH = 5000
 

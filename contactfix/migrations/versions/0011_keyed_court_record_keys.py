@@ -1,0 +1,99 @@
+"""Court record keys keyed: HMAC under a secret stored sealed, instead of a plain SHA-256.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-07
+
+A court record's key was ``court:`` and the SHA-256 of its case number, name, ID number and role:
+with the name and birth date in clear, trying the thousand sequence numbers gave the ID number back.
+It is now ``court:`` and HMAC-SHA-256(secret, that digest), the secret random and stored sealed in
+``hash_secrets`` (see ``contactfix.privacy.hash_secrets``). Keys already stored are keyed here from
+their digest alone, so a record imported again still finds its record. A database without court
+records (a fresh one) needs no data key for this step.
+
+Downgrading drops the secret: the keys stay keyed and can no longer be recomputed, so a court file
+imported again under the older code adds its parties as new records.
+History is frozen: this file does not import the models.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_PURPOSE = "court_record_key"  # contactfix.privacy.hash_secrets.PURPOSE_COURT_RECORD
+_PLAIN_KEY = re.compile(r"court:[0-9a-f]{48}")
+_BATCH = 5000
+
+
+def upgrade() -> None:
+    """Create hash_secrets; key the court record keys stored so far."""
+    op.create_table(
+        "hash_secrets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=50), nullable=False),
+        sa.Column("value", sa.String() if _postgres() else sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hash_secrets")),
+        sa.UniqueConstraint("purpose", name=op.f("uq_hash_secrets_purpose")),
+    )
+    connection = op.get_bind()
+    records = sa.table("source_records", sa.column("id", sa.Integer), sa.column("record_key", sa.String))
+    court = records.c.record_key.like("court:%")
+    if connection.execute(sa.select(records.c.id).where(court).limit(1)).first() is None:
+        return  # the secret is made when the first court file comes in
+    from contactfix.privacy.sealing import field_cipher
+
+    secret = secrets.token_bytes(32)
+    stored = field_cipher().seal(base64.b64encode(secret).decode("ascii"))
+    secrets_table = sa.table("hash_secrets", sa.column("purpose", sa.String), sa.column("value", sa.String))
+    connection.execute(sa.insert(secrets_table).values(purpose=_PURPOSE, value=stored))
+    update = (
+        sa.update(records)
+        .where(records.c.id == sa.bindparam("record_id"))
+        .values(record_key=sa.bindparam("new_key"))
+    )
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.select(records.c.id, records.c.record_key)
+            .where(court, records.c.id > last)
+            .order_by(records.c.id)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        changes = [
+            {"record_id": row.id, "new_key": "court:" + _keyed(row.record_key[6:], secret)}
+            for row in rows
+            if _PLAIN_KEY.fullmatch(row.record_key)
+        ]
+        if changes:
+            connection.execute(update, changes)
+
+
+def downgrade() -> None:
+    """Drop the secret (the keys stay keyed: see the module's docstring)."""
+    op.drop_table("hash_secrets")
+
+
+def _keyed(digest: str, secret: bytes) -> str:
+    # contactfix.intake.rows.court_key_of_digest, frozen here.
+    return hmac.new(secret, digest.encode("ascii"), hashlib.sha256).hexdigest()[:48]
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
