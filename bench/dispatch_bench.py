@@ -98,7 +98,7 @@ def _latency(
     from sqlalchemy.orm import Session
 
     from connectors.outbox import read_outbox
-    from contactfix.dispatch.planning import PlannedContact, idempotency_key, plan_dispatches
+    from contactfix.dispatch.planning import PlannedContact, dispatch_hasher, idempotency_key, plan_dispatches
     from contactfix.dispatch.relay import relay_batches
     from contactfix.dispatch.sender import utcnow
 
@@ -120,9 +120,10 @@ def _latency(
             batch = {debtors[n]: PlannedContact("phone", debtor_phone(n), 0.97) for n in range(planned, due)}
             with Session(engine) as session, session.begin():
                 plan_dispatches(session, batch, None)
+                hasher = dispatch_hasher(session.connection())
             at = time.time()
             for n in range(planned, due):
-                key = idempotency_key(debtors[n], "phone", debtor_phone(n), "sms", "repaired_contact")
+                key = idempotency_key(debtors[n], "phone", debtor_phone(n), "sms", "repaired_contact", hasher)
                 committed[key] = at
             planned = due
         if time.time() >= next_relay:

@@ -25,11 +25,13 @@ from contactfix.dispatch.mediators import (
 from contactfix.dispatch.planning import (
     PURPOSE_REPAIRED,
     PlannedContact,
+    dispatch_hasher,
     idempotency_key,
     plan_dispatches,
     plan_undispatched,
 )
 from contactfix.pipeline.repair import repair_contacts
+from contactfix.privacy import PURPOSE_DISPATCH, KeyedHash
 
 # The ``engine`` fixture: an upgraded, empty database, once on SQLite and once on PostgreSQL.
 pytest_plugins = ["dispatch_db"]
@@ -53,19 +55,22 @@ def assignments(engine: Engine) -> dict[int, tuple[int, str]]:
 # --- keys and idempotency ---------------------------------------------------------------------------
 
 
+HASHER = KeyedHash(b"d" * 32, PURPOSE_DISPATCH, "test")
+
+
 def test_the_key_is_stable_hex_free_of_the_phone_and_tells_every_part_apart() -> None:
-    key = idempotency_key(7, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED)
-    assert key == idempotency_key(7, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED)
+    key = idempotency_key(7, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED, HASHER)
+    assert key == idempotency_key(7, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED, HASHER)
     assert len(key) == 64 and set(key) <= set("0123456789abcdef")
     assert "13912345678" not in key and "5678" not in key
     variants = {
-        idempotency_key(8, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED),
-        idempotency_key(7, "phone", "+8613912345679", "sms", PURPOSE_REPAIRED),
-        idempotency_key(7, "phone", "+8613912345678", "call", PURPOSE_REPAIRED),
-        idempotency_key(7, "phone", "+8613912345678", "sms", "reminder"),
-        idempotency_key(7, "email", "+8613912345678", "sms", PURPOSE_REPAIRED),
+        idempotency_key(8, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED, HASHER),
+        idempotency_key(7, "phone", "+8613912345679", "sms", PURPOSE_REPAIRED, HASHER),
+        idempotency_key(7, "phone", "+8613912345678", "call", PURPOSE_REPAIRED, HASHER),
+        idempotency_key(7, "phone", "+8613912345678", "sms", "reminder", HASHER),
+        idempotency_key(7, "email", "+8613912345678", "sms", PURPOSE_REPAIRED, HASHER),
         # Parts are separated: shifting characters between them is another key.
-        idempotency_key(71, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED),
+        idempotency_key(71, "phone", "+8613912345678", "sms", PURPOSE_REPAIRED, HASHER),
     }
     assert key not in variants and len(variants) == 6
 
@@ -80,9 +85,11 @@ def test_planning_twice_writes_one_row_per_key(engine: Engine) -> None:
     assert (again.planned, again.existing, again.unassigned) == (0, 4, 0)
     rows = dispatches(engine)
     assert len(rows) == 4 and len({row.idempotency_key for row in rows}) == 4
+    with engine.begin() as connection:
+        hasher = dispatch_hasher(connection)
     for index, row in enumerate(rows):
         assert row.idempotency_key == idempotency_key(row.debtor_id, "phone", debtor_phone(index), "sms",
-                                                      PURPOSE_REPAIRED)  # fmt: skip
+                                                      PURPOSE_REPAIRED, hasher)  # fmt: skip
         assert debtor_phone(index)[1:] not in row.idempotency_key
         assert (row.state, row.attempts, row.channel, row.purpose) == ("pending", 0, "sms", PURPOSE_REPAIRED)
         assert (row.contact_channel, row.contact_value, row.confidence) == (

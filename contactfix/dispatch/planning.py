@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Connection, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,8 @@ from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.mediators import assign_cases
-from contactfix.privacy import PURPOSE_DISPATCH, KeyedHash, keyed_hash
+from contactfix.privacy import PURPOSE_DISPATCH, KeyedHash
+from contactfix.privacy.hash_secrets import stable_keyed_hash
 from matchers.errors import InvalidPhone
 from matchers.identifiers import parse_phone
 
@@ -32,6 +33,7 @@ __all__ = [
     "PURPOSE_REPAIRED",
     "PlanCounts",
     "PlannedContact",
+    "dispatch_hasher",
     "idempotency_key",
     "insert_new",
     "plan_dispatches",
@@ -67,14 +69,22 @@ def idempotency_key(
     value: str,
     channel: str,
     purpose: str,
-    hasher: KeyedHash | None = None,
+    hasher: KeyedHash,
 ) -> str:
-    """HMAC-SHA-256 hex of (debtor, contact, channel, purpose) under the deployment's dispatch key
-    (``hasher``; the process keyring's by default): the same on every run, free of PII, and neither
-    computable nor reversible without the key (it travels with the message to providers and the outbox).
+    """HMAC-SHA-256 hex of (debtor, contact, channel, purpose) under the database's dispatch secret
+    (``hasher``: :func:`dispatch_hasher`): the same on every run and across key rotations, free of
+    PII, and neither computable nor reversible without the key (it travels with the message to
+    providers and the outbox).
     """
     text = "\x1f".join((str(debtor_id), contact_channel, value, channel, purpose))
-    return (hasher or keyed_hash(PURPOSE_DISPATCH)).hexdigest(text, 64)
+    return hasher.hexdigest(text, 64)
+
+
+def dispatch_hasher(connection: Connection) -> KeyedHash:
+    """The dispatch keys' HMAC, under a secret of the database's own stored sealed
+    (:mod:`contactfix.privacy.hash_secrets`), not one derived from the data key: a key derived from it
+    would change at a rotation, and a dispatch planned again after one would be sent twice."""
+    return stable_keyed_hash(connection, PURPOSE_DISPATCH)
 
 
 def plan_dispatches(
@@ -93,7 +103,7 @@ def plan_dispatches(
     if not repaired:
         return counts
     mediators = assign_cases(session, repaired)
-    hasher = hasher or keyed_hash(PURPOSE_DISPATCH)
+    hasher = hasher or dispatch_hasher(session.connection())
     rows: list[dict[str, Any]] = []
     for debtor_id, contact in sorted(repaired.items()):
         mediator_id = mediators.get(debtor_id)

@@ -166,7 +166,7 @@ def _take_in(engine: Engine, path: Path, org: str, kind: Kind, options: _Options
             return _earlier_receipt(connection, claim.id)
         try:
             observed_on = claim.created_at.astimezone(ZoneInfo(options.timezone)).date()
-            secret = hash_secret(engine, PURPOSE_COURT_RECORD) if kind == "court" else None
+            secret = hash_secret(connection, PURPOSE_COURT_RECORD) if kind == "court" else None
             normaliser = RowNormaliser(
                 kind, header_map, organization_id, observed_on, options.max_field_length,
                 record_key_secret=secret,

@@ -16,8 +16,10 @@ A rotation, step by step:
 Reads never fail on the way: a value opens under whichever key sealed it. What does not hold during a
 rotation is equality between a value already moved and the same value sealed anew under the old key:
 so rotation runs under the reconcile lock, and intake and the API should be stopped meanwhile.
-Keyed hashes (blocking keys, dispatch and Redis keys) move to the new key when it becomes current:
-``contactfix reconcile --full`` rewrites the blocking keys.
+Keyed hashes derived from the data key (blocking keys, fingerprints, Redis keys) move to the new key
+when it becomes current: ``contactfix reconcile --full`` rewrites the blocking keys. Those that must
+not move (court record keys, dispatch keys) are under secrets of their own stored sealed
+(:mod:`contactfix.privacy.hash_secrets`): re-sealed here like any value, they key the same.
 """
 
 from __future__ import annotations

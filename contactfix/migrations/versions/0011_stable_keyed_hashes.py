@@ -1,4 +1,4 @@
-"""Court record keys keyed: HMAC under a secret stored sealed, instead of a plain SHA-256.
+"""Court record keys and dispatch keys under secrets stored sealed, not a plain SHA-256 or the data key.
 
 Revision ID: 0011
 Revises: 0010
@@ -11,7 +11,11 @@ It is now ``court:`` and HMAC-SHA-256(secret, that digest), the secret random an
 their digest alone, so a record imported again still finds its record. A database without court
 records (a fresh one) needs no data key for this step.
 
-Downgrading drops the secret: the keys stay keyed and can no longer be recomputed, so a court file
+A dispatch's idempotency key was an HMAC under a key derived from the data key, so it changed at a
+rotation and a dispatch planned again after one would have been sent twice; it is now under a secret
+of its own, stored alike, and the stored dispatches' keys are computed again here.
+
+Downgrading drops the secrets: the keys stay keyed and can no longer be recomputed, so a court file
 imported again under the older code adds its parties as new records.
 History is frozen: this file does not import the models.
 """
@@ -34,12 +38,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _PURPOSE = "court_record_key"  # contactfix.privacy.hash_secrets.PURPOSE_COURT_RECORD
+_DISPATCH = "dispatch"  # contactfix.privacy.PURPOSE_DISPATCH
 _PLAIN_KEY = re.compile(r"court:[0-9a-f]{48}")
 _BATCH = 5000
 
 
 def upgrade() -> None:
-    """Create hash_secrets; key the court record keys stored so far."""
+    """Create hash_secrets; key the court record keys stored so far and the dispatches' keys anew."""
     op.create_table(
         "hash_secrets",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -49,17 +54,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hash_secrets")),
         sa.UniqueConstraint("purpose", name=op.f("uq_hash_secrets_purpose")),
     )
+    _key_court_records()
+    _key_dispatches()
+
+
+def _secret(purpose: str) -> bytes:
+    """A new secret for ``purpose``, stored sealed under the deployment's data key."""
+    from contactfix.privacy.sealing import field_cipher
+
+    secret = secrets.token_bytes(32)
+    stored = field_cipher().seal(base64.b64encode(secret).decode("ascii"))
+    table = sa.table("hash_secrets", sa.column("purpose", sa.String), sa.column("value", sa.String))
+    op.get_bind().execute(sa.insert(table).values(purpose=purpose, value=stored))
+    return secret
+
+
+def _key_court_records() -> None:
     connection = op.get_bind()
     records = sa.table("source_records", sa.column("id", sa.Integer), sa.column("record_key", sa.String))
     court = records.c.record_key.like("court:%")
     if connection.execute(sa.select(records.c.id).where(court).limit(1)).first() is None:
         return  # the secret is made when the first court file comes in
-    from contactfix.privacy.sealing import field_cipher
-
-    secret = secrets.token_bytes(32)
-    stored = field_cipher().seal(base64.b64encode(secret).decode("ascii"))
-    secrets_table = sa.table("hash_secrets", sa.column("purpose", sa.String), sa.column("value", sa.String))
-    connection.execute(sa.insert(secrets_table).values(purpose=_PURPOSE, value=stored))
+    secret = _secret(_PURPOSE)
     update = (
         sa.update(records)
         .where(records.c.id == sa.bindparam("record_id"))
@@ -85,8 +101,49 @@ def upgrade() -> None:
             connection.execute(update, changes)
 
 
+def _key_dispatches() -> None:
+    connection = op.get_bind()
+    dispatches = sa.table(
+        "dispatches",
+        *(sa.column(c, sa.Integer) for c in ("id", "debtor_id")),
+        *(sa.column(c, sa.String) for c in ("contact_channel", "contact_value", "channel", "purpose")),
+        sa.column("idempotency_key", sa.String),
+    )
+    if connection.execute(sa.select(dispatches.c.id).limit(1)).first() is None:
+        return
+    from contactfix.privacy.sealing import field_cipher
+
+    cipher, secret = field_cipher(), _secret(_DISPATCH)
+    update = (
+        sa.update(dispatches)
+        .where(dispatches.c.id == sa.bindparam("dispatch_id"))
+        .values(idempotency_key=sa.bindparam("new_key"))
+    )
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.select(dispatches).where(dispatches.c.id > last).order_by(dispatches.c.id).limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        changes = [
+            {"dispatch_id": row.id, "new_key": _dispatch_key(row, cipher.open(row.contact_value), secret)}
+            for row in rows
+            if row.contact_value is not None
+        ]
+        if changes:
+            connection.execute(update, changes)
+
+
+def _dispatch_key(row: sa.Row[tuple[object, ...]], value: str, secret: bytes) -> str:
+    # contactfix.dispatch.planning.idempotency_key, frozen here.
+    text = "\x1f".join((str(row.debtor_id), str(row.contact_channel), value, str(row.channel), str(row.purpose)))
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def downgrade() -> None:
-    """Drop the secret (the keys stay keyed: see the module's docstring)."""
+    """Drop the secrets (the keys stay as they are: see the module's docstring)."""
     op.drop_table("hash_secrets")
 
 
