@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -70,68 +70,58 @@ def _secret(purpose: str) -> bytes:
 
 
 def _key_court_records() -> None:
-    connection = op.get_bind()
     records = sa.table("source_records", sa.column("id", sa.Integer), sa.column("record_key", sa.String))
     court = records.c.record_key.like("court:%")
-    if connection.execute(sa.select(records.c.id).where(court).limit(1)).first() is None:
+    if op.get_bind().execute(sa.select(records.c.id).where(court).limit(1)).first() is None:
         return  # the secret is made when the first court file comes in
     secret = _secret(_PURPOSE)
-    update = (
-        sa.update(records)
-        .where(records.c.id == sa.bindparam("record_id"))
-        .values(record_key=sa.bindparam("new_key"))
-    )
-    last = 0
-    while True:
-        rows = connection.execute(
-            sa.select(records.c.id, records.c.record_key)
-            .where(court, records.c.id > last)
-            .order_by(records.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
-        last = rows[-1].id
-        changes = [
-            {"record_id": row.id, "new_key": "court:" + _keyed(row.record_key[6:], secret)}
-            for row in rows
-            if _PLAIN_KEY.fullmatch(row.record_key)
-        ]
-        if changes:
-            connection.execute(update, changes)
+
+    def new_key(row: sa.Row[tuple[object, ...]]) -> str | None:
+        key = str(row.record_key)
+        return "court:" + _keyed(key[6:], secret) if _PLAIN_KEY.fullmatch(key) else None
+
+    _rewrite(records, "record_key", court, new_key)
 
 
 def _key_dispatches() -> None:
-    connection = op.get_bind()
     dispatches = sa.table(
         "dispatches",
         *(sa.column(c, sa.Integer) for c in ("id", "debtor_id")),
         *(sa.column(c, sa.String) for c in ("contact_channel", "contact_value", "channel", "purpose")),
         sa.column("idempotency_key", sa.String),
     )
-    if connection.execute(sa.select(dispatches.c.id).limit(1)).first() is None:
+    if op.get_bind().execute(sa.select(dispatches.c.id).limit(1)).first() is None:
         return
     from contactfix.privacy.sealing import field_cipher
 
     cipher, secret = field_cipher(), _secret(_DISPATCH)
+
+    def new_key(row: sa.Row[tuple[object, ...]]) -> str | None:
+        value = row.contact_value
+        return None if value is None else _dispatch_key(row, cipher.open(str(value)), secret)
+
+    _rewrite(dispatches, "idempotency_key", sa.true(), new_key)
+
+
+def _rewrite(
+    table: sa.TableClause,
+    column: str,
+    where: sa.ColumnElement[bool],
+    new_value: Callable[[sa.Row[tuple[object, ...]]], str | None],
+) -> None:
+    """``column`` of the rows ``where`` set to ``new_value(row)`` (None: kept), in batches by id."""
+    connection = op.get_bind()
     update = (
-        sa.update(dispatches)
-        .where(dispatches.c.id == sa.bindparam("dispatch_id"))
-        .values(idempotency_key=sa.bindparam("new_key"))
+        sa.update(table).where(table.c.id == sa.bindparam("row_id")).values({column: sa.bindparam("new")})
     )
     last = 0
     while True:
-        rows = connection.execute(
-            sa.select(dispatches).where(dispatches.c.id > last).order_by(dispatches.c.id).limit(_BATCH)
-        ).all()
+        query = sa.select(table).where(where, table.c.id > last).order_by(table.c.id).limit(_BATCH)
+        rows = connection.execute(query).all()
         if not rows:
             return
         last = rows[-1].id
-        changes = [
-            {"dispatch_id": row.id, "new_key": _dispatch_key(row, cipher.open(row.contact_value), secret)}
-            for row in rows
-            if row.contact_value is not None
-        ]
+        changes = [{"row_id": row.id, "new": new} for row in rows if (new := new_value(row)) is not None]
         if changes:
             connection.execute(update, changes)
 
