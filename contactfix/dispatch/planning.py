@@ -24,10 +24,9 @@ from contactfix.db.dispatch_models import Dispatch
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor, DebtorStatus
 from contactfix.dispatch.mediators import assign_cases
+from contactfix.pipeline.ranking import NOT_PUSHED, REPAIRS, takes_texts
 from contactfix.privacy import PURPOSE_DISPATCH, KeyedHash
 from contactfix.privacy.hash_secrets import stable_keyed_hash
-from matchers.errors import InvalidPhone
-from matchers.identifiers import parse_phone
 
 __all__ = [
     "PURPOSE_REPAIRED",
@@ -132,21 +131,6 @@ def plan_dispatches(
     return counts
 
 
-# The ranking flag of the contact repair chose (contactfix.pipeline.ranking.REPAIRS), and the flags of
-# contacts it never chooses.
-_REPAIRS = "repairs"
-_NOT_PUSHED = frozenset(
-    {"wrong_number", "invalid", "shared", "do_not_contact", "known_failed", "slip", "third_party"}
-)
-
-
-def _is_mobile(value: str) -> bool:
-    try:
-        return parse_phone(value).line_type in ("mobile", "fixed_line_or_mobile")
-    except InvalidPhone:
-        return False
-
-
 def plan_undispatched(session: Session, now: dt.datetime | None = None) -> PlanCounts:
     """Plan dispatches for repaired debtors that have none yet: the carrier's number while it is
     valid (at ``now``, default the current time), else the phone repair chose (never a landline, nor
@@ -162,9 +146,9 @@ def plan_undispatched(session: Session, now: dt.datetime | None = None) -> PlanC
     fallback: dict[int, PlannedContact] = {}
     for debtor, value, confidence, flags in session.execute(query):
         marks = set(flags or ())
-        if _REPAIRS in marks:
+        if REPAIRS in marks:
             repaired[debtor] = PlannedContact("phone", value, confidence)
-        elif not marks & _NOT_PUSHED and _is_mobile(value):
+        elif not marks & NOT_PUSHED and takes_texts(value):
             fallback.setdefault(debtor, PlannedContact("phone", value, confidence))
     # Rankings written before repair marked its choice: their best pushable mobile.
     repaired = {**fallback, **repaired}

@@ -24,6 +24,7 @@ from matchers.identifiers import parse_phone
 
 __all__ = [
     "FLAG_NAMES",
+    "NOT_PUSHED",
     "REPAIRS",
     "Features",
     "Observation",
@@ -35,6 +36,7 @@ __all__ = [
     "rank_contacts",
     "repairing_contact",
     "sources_text",
+    "takes_texts",
 ]
 
 
@@ -370,6 +372,11 @@ def _membership(observations: Sequence[Observation]) -> float:
     return 1.0 - doubt
 
 
+def takes_texts(value: str) -> bool:
+    """Whether the phone ``value`` is valid and can take a text message (a mobile, per libphonenumber)."""
+    return _phone_facts(value, None)[1]
+
+
 def _phone_facts(value: str, line_type: str | None) -> tuple[bool, bool]:
     """(valid, can take a text message) per libphonenumber; the stored line type when it has one."""
     try:
@@ -389,6 +396,11 @@ FLAG_NAMES = (
     "slip", "third_party", "repairs",
 )  # fmt: skip
 REPAIRS = "repairs"
+# Flags of a contact nobody is given to dial or text: unusable, known to have failed (a bank's lost
+# number, or a misspelling of a better one), or someone else's (a bank's emergency contact).
+NOT_PUSHED = frozenset(
+    {"wrong_number", "invalid", "shared", "do_not_contact", "known_failed", "slip", "third_party"}
+)
 
 
 def _flags(features: Features) -> tuple[str, ...]:

@@ -18,17 +18,14 @@ from sqlalchemy.orm import Session
 from contactfix.access.policy import ContactView
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.models import Debtor
+from contactfix.pipeline.ranking import NOT_PUSHED
 from contactfix.queries.sources import record_organizations, shown_sources_text
 
 __all__ = ["COLUMNS", "UNUSABLE", "export_rows"]
 
 COLUMNS = ("reference", "status", "rank", "channel", "value", "confidence", "sources", "last_seen")
 # Flags that keep a contact out of the export: it must not be pushed to anyone.
-# Contacts the bank gets nothing from: unusable, known to have failed (the bank's own lost number, or a
-# misspelling of a better one), or someone else's the bank gave us (its emergency contact's).
-UNUSABLE = frozenset(
-    {"wrong_number", "invalid", "shared", "do_not_contact", "known_failed", "slip", "third_party"}
-)
+UNUSABLE = NOT_PUSHED
 _STREAM_ROWS = 2000
 
 
