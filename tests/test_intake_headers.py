@@ -95,3 +95,12 @@ def test_court_export_needs_only_a_name() -> None:
 
 def test_recognises_header() -> None:
     assert recognises_header(["序号", "姓名"]) and not recognises_header(["XX银行失联名单"])
+
+
+def test_a_receipt_names_fields_as_the_headers_chinese_readers_write() -> None:
+    from contactfix.intake.headers import field_label
+
+    assert [field_label(f) for f in ("phone", "name", "case_number", "lost_on", "row")] == [
+        "手机号", "姓名", "案号", "失联日期", "整行",
+    ]  # fmt: skip
+    assert field_label("备注") == "备注"  # an unknown column keeps its own header

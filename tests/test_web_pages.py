@@ -285,6 +285,8 @@ def test_a_bank_sees_its_receipt_issues_and_results(
     assert re.search(r"<dt>行数</dt><dd>2</dd>", receipt.text) and re.search(
         r"<dt>拒收</dt><dd>1</dd>", receipt.text
     )
+    # The field is named as a Chinese reader's header names it, not by our canonical name.
+    assert re.search(r'<tr class="rejected"><td>3</td><td>[^<a-z]+</td>', receipt.text), receipt.text
     issues = client.get(answer.headers["location"] + "/issues.csv")
     assert issues.status_code == 200 and issues.text.lstrip("\ufeff").startswith("row,field,severity,reason")
     assert "rejected" in issues.text and "3" in issues.text

@@ -227,6 +227,18 @@ _ALIASES: dict[str, dict[str, str]] = {
 }
 
 
+def field_label(field: str) -> str:
+    """What a Chinese reader calls ``field``: its first Chinese header alias (``phone`` → 手机号);
+    a field without one (``row``, an unknown column's own header) as it is."""
+    if field == "row":
+        return "整行"
+    for group in (_COMMON, _BANK, _COURT):
+        for alias in group.get(field, ()):
+            if not alias.isascii():
+                return alias
+    return field
+
+
 def canonical_field(raw: str, kind: Kind) -> str | None:
     """The canonical field a header stands for in a ``kind`` file, or None when it is unknown."""
     return _ALIASES[kind].get(normalise_header(raw))
