@@ -196,7 +196,10 @@ class _Group:
         """The observations that are evidence the contact works: no bank's record (its date is the
         day it sent the lost debtor, the contact is why), no report against it, and for a contact a
         bank lost the debtor on, no court filing either (plaintiffs copy the bank's number)."""
-        failed = self.failed_on() is not None
+        return self.independent_given(self.failed_on() is not None)
+
+    def independent_given(self, failed: bool) -> list[Observation]:
+        """:meth:`independent`, with whether the contact is known to have failed already known."""
         return [
             o
             for o in self.observations
@@ -235,24 +238,24 @@ def describe_contacts(
     shared = shared or {}
     groups = _groups(observations)
     _mark_slips(groups)
+    settled = [_settle(group) for group in groups]
     competing: dict[str, list[tuple[dt.date, str]]] = {}
-    for group in groups:
-        day = group.seen()
-        failed_on = group.failed_on()
-        usable = failed_on is None or group.rescued(failed_on)
+    for group, facts in zip(groups, settled, strict=True):
+        day = facts.seen
+        usable = facts.failed_on is None or facts.rescued
         if (
             day is not None
             and usable
             and group.value not in shared
             and not _reported_wrong(group.observations)
             and group.slip_of is None
-            and not group.third_party()
+            and not facts.third_party
         ):
-            competing.setdefault(_kind(group.channel, group.line_type), []).append((day, group.value))
+            competing.setdefault(_kind(group.channel, facts.line_type), []).append((day, group.value))
     described = []
-    for group in groups:
-        rivals = competing.get(_kind(group.channel, group.line_type), [])
-        features = _features(group, rivals, as_of, shared.get(group.value, 0))
+    for group, facts in zip(groups, settled, strict=True):
+        rivals = competing.get(_kind(group.channel, facts.line_type), [])
+        features = _features(group, facts, rivals, as_of, shared.get(group.value, 0))
         ordered = tuple(sorted(group.observations, key=_newest_first))
         described.append((group.channel, group.value, features, ordered))
     return described
@@ -305,19 +308,44 @@ def _mark_slips(groups: Sequence[_Group]) -> None:
                 group.slip_of = other.value
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What ranking reads of a group more than once, computed once (after :func:`_mark_slips`, which
+    can make a group known to have failed)."""
+
+    failed_on: dt.date | None
+    independent: list[Observation]
+    seen: dt.date | None
+    rescued: bool
+    third_party: bool
+    line_type: str | None
+
+
+def _settle(group: _Group) -> _Facts:
+    failed_on = group.failed_on()
+    independent = group.independent_given(failed_on is not None)
+    return _Facts(
+        failed_on=failed_on,
+        independent=independent,
+        seen=max((o.observed_on for o in independent if o.observed_on), default=None),
+        rescued=failed_on is not None and group.rescued(failed_on),
+        third_party=group.third_party(),
+        line_type=group.line_type,
+    )
+
+
 def _features(
     group: _Group,
+    facts: _Facts,
     rivals: Sequence[tuple[dt.date, str]],
     as_of: dt.date,
     shared: int,
 ) -> Features:
     observations = group.observations
-    seen = group.seen()
-    independent = group.independent()
+    seen, independent, failed_on = facts.seen, facts.independent, facts.failed_on
     own = any(o.trust == SourceTrust.OWN_BANK for o in observations)
-    failed_on = group.failed_on()
     statuses = [o.status for o in observations]
-    valid, mobile = _phone_facts(group.value, group.line_type) if group.channel == _PHONE else (True, False)
+    valid, mobile = _phone_facts(group.value, facts.line_type) if group.channel == _PHONE else (True, False)
     others = {value for _, value in rivals if value != group.value}
     if seen is None:  # never seen working by anyone independent: every dated rival is newer
         newest, superseded = False, len(others)
@@ -341,10 +369,10 @@ def _features(
         objected="objected" in statuses,
         shared=shared,
         known_failed=failed_on is not None,
-        rescued=failed_on is not None and group.rescued(failed_on),
+        rescued=facts.rescued,
         seen=seen is not None,
         slip=group.slip_of is not None,
-        third_party=group.third_party(),
+        third_party=facts.third_party,
     )
 
 
@@ -378,7 +406,14 @@ def takes_texts(value: str) -> bool:
 
 
 def _phone_facts(value: str, line_type: str | None) -> tuple[bool, bool]:
-    """(valid, can take a text message) per libphonenumber; the stored line type when it has one."""
+    """(valid, can take a text message) per libphonenumber; the stored line type when it has one.
+
+    A stored line type is what parsing the number at intake said (a valid number's), so the number
+    is not parsed again (a third of ranking's time); a misspelt mobile's is never valid."""
+    if line_type == _MISTYPED:
+        return False, False
+    if line_type is not None:
+        return True, line_type in _MOBILE_TYPES
     try:
         phone = parse_phone(value)
     except InvalidPhone:
