@@ -100,6 +100,7 @@ def gather(
 ) -> dict[int, list[Observation]]:
     """debtor id → the observations of its ``members`` (record id → membership probability)."""
     record_ids = {record_id for found in members.values() for record_id in found}
+    session.flush()  # the reads below go to the connection, past the session's autoflush
     records = _records(session, record_ids)
     contacts = _contacts(session, record_ids)
     return {d.id: list(_observations(d, members[d.id], records, contacts)) for d in debtors}
@@ -192,7 +193,8 @@ def _records(session: Session, record_ids: set[int]) -> dict[int, _Record]:
     found: dict[int, _Record] = {}
     connection = session.connection()
     for part in batches(connection, sorted(record_ids)):
-        for row in session.execute(select(*columns).where(among(connection, SourceRecord.id, part))):
+        # On the connection, not the session: plain rows, without the ORM's loading layer per row.
+        for row in connection.execute(select(*columns).where(among(connection, SourceRecord.id, part))):
             found[row[0]] = _Record(*row)
     return found
 
@@ -205,7 +207,7 @@ def _contacts(session: Session, record_ids: set[int]) -> dict[int, list[tuple[st
     for part in batches(connection, sorted(record_ids)):
         chosen = among(connection, Contact.source_record_id, part)
         query = select(*columns).where(chosen).order_by(Contact.id)
-        for record_id, channel, value, line_type, status in session.execute(query):
+        for record_id, channel, value, line_type, status in connection.execute(query):
             found.setdefault(record_id, []).append((channel, value, line_type, status))
     return found
 
