@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from matchers.arrays import unique_sorted
 from matchers.blocking_keys import Neighbourhoods, rule_keys
 from matchers.columns import CodedColumn, derive
 from matchers.normalize import PersonRecords
@@ -297,7 +298,7 @@ def _rule_pairs(
         )
     if len(readings) > 1 or rule.fuzzy is not None:
         # A record owns several keys, and two records may share more than one: keep each pair once.
-        unique = np.unique(pair_ids(left, right, records.n))
+        unique = unique_sorted(pair_ids(left, right, records.n))
         left, right = unique // records.n, unique % records.n
     return left, right, report
 

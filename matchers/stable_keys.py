@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from matchers.arrays import factorize_objects, unique_pairs
 from matchers.blocking import DEFAULT_RULES, BlockingRule
 from matchers.columns import combine_codes
 from matchers.normalize import PersonRecords
@@ -230,7 +231,7 @@ def pairs_sharing_keys(keys: RecordKeys, max_block_size: int) -> tuple[IntArray,
 
     The same pairs an incremental caller finds by joining stored keys, here for all records at once.
     """
-    kind_codes = np.unique(keys.kinds.astype(str), return_inverse=True)[1].reshape(-1).astype(np.uint64)
+    kind_codes = factorize_objects(keys.kinds).astype(np.uint64)
     digests = keys.keys
     order = np.lexsort((keys.rows, digests, kind_codes))
     kind_sorted, digest_sorted, rows = kind_codes[order], digests[order], keys.rows[order]
@@ -256,5 +257,5 @@ def pairs_sharing_keys(keys: RecordKeys, max_block_size: int) -> tuple[IntArray,
         return empty, empty, int((sizes > max_block_size).sum())
     left, right = np.concatenate(lefts), np.concatenate(rights)
     distinct = left < right
-    packed = np.unique(np.stack([left[distinct], right[distinct]], axis=1), axis=0)
-    return packed[:, 0], packed[:, 1], int((sizes > max_block_size).sum())
+    first, second = unique_pairs(left[distinct], right[distinct])
+    return first, second, int((sizes > max_block_size).sum())

@@ -26,6 +26,7 @@ from contactfix.db.models import SourceRecord
 from contactfix.pipeline.bulk import insert_rows, probe_table, rewrite_table
 from contactfix.pipeline.records import among, batches, chunks
 from contactfix.privacy import PURPOSE_BLOCKING, KeyedHash, keyed_hash
+from matchers.arrays import unique_pairs
 from matchers.normalize import PersonRecords
 from matchers.stable_keys import RecordKeys, linkable, stable_keys
 
@@ -242,9 +243,8 @@ def _pairs(a: list[int], b: list[int]) -> Candidates:
         empty = np.empty(0, dtype=np.int64)
         return Candidates(empty, empty, 0)
     left, right = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    low, high = np.minimum(left, right), np.maximum(left, right)
-    packed = np.unique(np.stack([low, high], axis=1), axis=0)
-    return Candidates(packed[:, 0], packed[:, 1], 0)
+    low, high = unique_pairs(np.minimum(left, right), np.maximum(left, right))
+    return Candidates(low, high, 0)
 
 
 def _find_candidates_postgres(connection: Connection, record_ids: Sequence[int], cap: int) -> Candidates:
@@ -298,6 +298,5 @@ def _find_candidates_probe(
         empty = np.empty(0, dtype=np.int64)
         return Candidates(empty, empty, skipped)
     pairs = np.array([(a, b) for a, b, _ in found], dtype=np.int64)
-    low, high = pairs.min(axis=1), pairs.max(axis=1)
-    packed = np.unique(np.stack([low, high], axis=1), axis=0)
-    return Candidates(packed[:, 0], packed[:, 1], skipped)
+    low, high = unique_pairs(pairs.min(axis=1), pairs.max(axis=1))
+    return Candidates(low, high, skipped)

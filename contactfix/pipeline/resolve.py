@@ -45,6 +45,7 @@ from contactfix.pipeline.records import LoadedRecords, load_records
 from contactfix.pipeline.reviews import apply_reviews, decisions
 from contactfix.pipeline.runs import RunPlan
 from contactfix.settings import Settings
+from matchers.arrays import unique_sorted
 from matchers.linker import KnownPairs, Linker, LinkSettings
 from matchers.normalize import PersonRecords, normalize_records
 from matchers.stable_keys import RecordKeys, pairs_sharing_keys
@@ -382,7 +383,7 @@ def resolve_incremental(
     counts["keys"] = len(keys)
     checkpoint("keys")
     with timer.step("score"):
-        keyed = np.unique(np.asarray(loaded.ids, dtype=np.int64)[keys.rows]).tolist()
+        keyed = unique_sorted(np.asarray(loaded.ids, dtype=np.int64)[keys.rows]).tolist()
         links = _score(engine, plan, keyed, settings, counts)
     with timer.step("links"), engine.begin() as connection:
         others = delete_links_of(connection, changed)
