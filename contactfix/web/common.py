@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from contactfix.access import Caller, Unauthenticated, session_caller
 from contactfix.dispatch.message import mask_name
 from contactfix.intake.headers import field_label
+from contactfix.intake.reasons_zh import reason_zh
 from contactfix.intake.receipt import mask_digit_runs
 from contactfix.settings import Settings
 
@@ -157,6 +158,7 @@ def _local(value: Any, request_tz: str = "Asia/Shanghai") -> str:
 templates.env.filters["local"] = _local
 templates.env.filters["flags"] = _flags
 templates.env.filters["field_label"] = field_label  # phone → 手机号: the receipt's column names
+templates.env.filters["reason_zh"] = reason_zh  # the receipt's reasons, phrase by phrase
 templates.env.filters["sources"] = _sources
 templates.env.filters["why"] = _why
 templates.env.globals["SOURCE_LABELS"] = SOURCE_LABELS
