@@ -52,6 +52,10 @@ def test_decisions_are_kept_across_runs(client: TestClient, engine: Engine) -> N
     page = client.get("/review")
     assert page.status_code == 200 and "是同一人" in page.text and "不是同一人" in page.text
     assert not re.search(r"\d{17}[\dX]|1[3-9]\d{9}", page.text), "an unmasked ID or phone"
+    # Which fields agree and which differ, named in Chinese (the model compared the full values).
+    assert re.search(
+        r'<span class="(agree|differ)">(姓|名|证件号码|出生日期|电话|地址|性别)(相符|不符) [+-]', page.text
+    )
     pairs = [(int(a), int(b)) for a, b in _PAIR.findall(page.text)]
     assert len(pairs) >= 2
     (a, b), (c, d) = pairs[:2]

@@ -51,13 +51,31 @@ def _side(record: Any, organization: str | None) -> dict[str, Any]:
     }
 
 
+# What each comparison of the model compares, as the page names it.
+_COMPARED = {
+    "family_name": "姓",
+    "given_name": "名",
+    "birth_date": "出生日期",
+    "id_number": "证件号码",
+    "phone": "电话",
+    "location": "地址",
+    "gender": "性别",
+}
+
+
+def _evidence(weights: dict[str, float]) -> list[tuple[str, str, float]]:
+    """(field, 相符 or 不符, bits) per comparison, strongest first: which fields agree and which
+    differ, computed by the model on the full values the page does not show."""
+    found = sorted(((k, v) for k, v in weights.items() if k != "prior"), key=lambda kv: -abs(kv[1]))
+    return [(_COMPARED.get(k, k), "相符" if v > 0 else "不符", v) for k, v in found[:_WEIGHTS_SHOWN]]
+
+
 def _pair(pair: ReviewPair) -> dict[str, Any]:
-    weights = sorted(((k, v) for k, v in pair.weights.items() if k != "prior"), key=lambda kv: -abs(kv[1]))
     return {
         "a": _side(pair.record_a, pair.organization_a),
         "b": _side(pair.record_b, pair.organization_b),
         "probability": pair.probability,
-        "weights": weights[:_WEIGHTS_SHOWN],
+        "evidence": _evidence(pair.weights),
     }
 
 
