@@ -84,7 +84,18 @@ def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
     deterministic, so :func:`merge_staged` and the upserts compare sealed values as they compared
     plain ones.
     """
-    seal = field_cipher().seal_once  # a file's values are mostly distinct: no memo to grow
+    # A file's values are mostly distinct: no memo to grow across rows. Within a row they repeat (the
+    # ID number as the record's and the debtor's, an address as the record's, its contact's value and
+    # as written): each is sealed once (deterministic, so the copies are the same sealed text).
+    seal_once = field_cipher().seal_once
+    sealed: dict[str, str] = {}
+
+    def seal(text: str) -> str:
+        found = sealed.get(text)
+        if found is None:
+            found = sealed[text] = seal_once(text)
+        return found
+
     values = _sealed(_plain(_record_values(record), _RECORD_DATES), _RECORD_SEALED, seal)
     debtor_values = (
         _sealed(_plain(_debtor_values(record), _DEBTOR_PLAIN), _DEBTOR_SEALED, seal) if debtor else ()
