@@ -152,7 +152,8 @@ def test_a_bank_uploads_a_batch_and_downloads_the_results(page: Page, tmp_path: 
     page.get_by_role("button", name="上传").click()
     expect(page.get_by_role("heading", name=re.compile("回执"))).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("已完成")
-    expect(page.get_by_role("cell", name="拒收")).to_have_count(1)
+    expect(page.get_by_role("cell", name="拒收", exact=True)).to_have_count(1)
+    expect(page.get_by_role("cell", name="拒收：缺少姓名")).to_have_count(1)  # the reason, in Chinese
     shoot(page, "receipt")
     with page.expect_download() as issues:
         page.get_by_role("link", name="下载问题清单（CSV）").click()

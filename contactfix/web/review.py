@@ -64,10 +64,14 @@ _COMPARED = {
 
 
 def _evidence(weights: dict[str, float]) -> list[tuple[str, str, float]]:
-    """(field, 相符 or 不符, bits) per comparison, strongest first: which fields agree and which
-    differ, computed by the model on the full values the page does not show."""
+    """(field, 相符 / 不符 / 无从比较, bits) per comparison, strongest first: which fields agree and
+    which differ, computed by the model on the full values the page does not show (no weight: one
+    side has no value)."""
     found = sorted(((k, v) for k, v in weights.items() if k != "prior"), key=lambda kv: -abs(kv[1]))
-    return [(_COMPARED.get(k, k), "相符" if v > 0 else "不符", v) for k, v in found[:_WEIGHTS_SHOWN]]
+    return [
+        (_COMPARED.get(k, k), "相符" if v > 0 else "不符" if v < 0 else "无从比较", v)
+        for k, v in found[:_WEIGHTS_SHOWN]
+    ]
 
 
 def _pair(pair: ReviewPair) -> dict[str, Any]:
