@@ -206,11 +206,6 @@ class _Group:
             if o.trust not in _BANKS and o.status not in _AGAINST and not (failed and o.trust in _COURTS)
         ]
 
-    def seen(self) -> dt.date | None:
-        """The newest day an independent source saw it working."""
-        days = [o.observed_on for o in self.independent() if o.observed_on]
-        return max(days, default=None)
-
 
 def _groups(observations: Iterable[Observation]) -> list[_Group]:
     groups: dict[tuple[str, str], _Group] = {}
@@ -327,6 +322,7 @@ def _settle(group: _Group) -> _Facts:
     return _Facts(
         failed_on=failed_on,
         independent=independent,
+        # The newest day an independent source saw it working.
         seen=max((o.observed_on for o in independent if o.observed_on), default=None),
         rescued=failed_on is not None and group.rescued(failed_on),
         third_party=group.third_party(),
