@@ -42,6 +42,7 @@ from contactfix.pipeline.repair import repair_contacts
 from contactfix.policy import load_profile
 from contactfix.privacy import DataKey, Keyring, keyring_for, using_keyring
 from contactfix.privacy.keyring import write_key_file
+from contactfix.privacy.respelling import is_respelling, respelling
 from contactfix.privacy.rotation import SEALED_COLUMNS, key_census, reseal, rotate_keys
 from contactfix.privacy.sealing import FieldCipher, SealError, field_cipher, is_sealed, sealed_key_id
 from contactfix.sample import AS_OF, write_sample
@@ -279,7 +280,9 @@ def test_rotation_interrupted_then_resumed_reads_everything_and_looks_up(
             submit_bank_batch(engine, sample / "bank.csv", "rotate-bank")
             add_mediators(engine, 2, "08:00-20:00")
             before = _everything(engine)
-            assert key_census(engine)["contacts"] == {old_id: len(before["phones"]) + _originals(engine)}
+            assert _respelt(engine) > 0  # the sample's phones, spelt as a bank writes them
+            sealed = len(before["phones"]) + _originals(engine)
+            assert key_census(engine)["contacts"] == {old_id: sealed, "respelt": _respelt(engine)}
 
             # Interrupted: the first batches commit under the next key, then the process dies.
             calls = {"n": 0}
@@ -313,7 +316,7 @@ def test_rotation_interrupted_then_resumed_reads_everything_and_looks_up(
             assert report.key_id == new_id and report.promoted
             assert ring.current.key_id == new_id and ring.pending is None
             census = key_census(engine)
-            assert all(set(counts) <= {new_id} for counts in census.values()), census
+            assert all(set(counts) <= {new_id, "respelt"} for counts in census.values()), census
             assert _everything(engine) == before
             phone = before["phones"][0]
             with Session(engine) as session:  # equality lookups under the new key
@@ -328,8 +331,15 @@ def test_rotation_interrupted_then_resumed_reads_everything_and_looks_up(
 
 
 def _originals(engine: Engine) -> int:
+    """Contacts whose spelling is sealed (not NULL, not a respelling)."""
     with Session(engine) as session:
-        return len([v for v in session.scalars(select(Contact.value_original)) if v is not None])
+        found = session.scalars(select(Contact.value_original))
+        return len([v for v in found if v is not None and not is_respelling(v)])
+
+
+def _respelt(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len([v for v in session.scalars(select(Contact.value_original)) if v and is_respelling(v)])
 
 
 def _reread(ring: Keyring) -> Keyring:
@@ -430,6 +440,14 @@ def test_upgrade_seals_rows_stored_in_clear_and_downgrade_opens_them(
                 id_number,
                 address,
             )
+        with engine.begin() as connection:  # a contact as intake writes it: its spelling respelt
+            connection.execute(
+                sa.text(
+                    "INSERT INTO contacts (source_record_id, channel, value, value_original) "
+                    "SELECT id, 'phone', :v, :o FROM source_records"
+                ),
+                {"v": field_cipher().seal(phone), "o": respelling(phone, "139 1234 5670")},
+            )
         if db_url.startswith("sqlite"):
             engine.dispose()
             database = Path(db_url.removeprefix("sqlite:///"))
@@ -437,5 +455,7 @@ def test_upgrade_seals_rows_stored_in_clear_and_downgrade_opens_them(
         downgrade_database(db_url, "0009")
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT phone FROM mediators")).scalar_one() == phone
+            spelling = connection.execute(sa.text("SELECT value, value_original FROM contacts")).one()
+            assert tuple(spelling) == (phone, "139 1234 5670")  # spelt out again, in clear as before
     finally:
         engine.dispose()

@@ -13,6 +13,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from contactfix.intake.rows import PartyRecord
+from contactfix.privacy.respelling import stored_original
 from contactfix.privacy.sealing import field_cipher
 
 __all__ = ["CONTACT_FIELDS", "DEBTOR_FIELDS", "RECORD_COLUMNS", "StagedRecord", "merge_staged", "stage"]
@@ -82,7 +83,8 @@ def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
     ID numbers, addresses and contacts come out sealed (encryption at rest): the staging tables never
     hold them in clear, and the sealing runs here, in the validation workers, in parallel. Sealing is
     deterministic, so :func:`merge_staged` and the upserts compare sealed values as they compared
-    plain ones.
+    plain ones. A contact as written is kept as :func:`~contactfix.privacy.respelling.stored_original`
+    says: NULL when it is the value, a phone's spelling without its digits, else sealed.
     """
     # A file's values are mostly distinct: no memo to grow across rows. Within a row they repeat (the
     # ID number as the record's and the debtor's, an address as the record's, its contact's value and
@@ -102,7 +104,8 @@ def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
     )
     contacts = tuple(
         [
-            (c.channel, seal(c.value), None if c.value_original is None else seal(c.value_original),
+            (c.channel, seal(c.value),
+             c.value_original and stored_original(c.channel, c.value, c.value_original, seal),
              c.line_type, c.region, c.carrier)
             for c in record.contacts
         ]

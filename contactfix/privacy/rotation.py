@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from contactfix.privacy.keyring import KEY_BYTES, DataKey, Keyring, KeyringError, write_key_file
+from contactfix.privacy.respelling import RESPELT_PREFIX, is_respelling, spelt
 from contactfix.privacy.sealing import FieldCipher, field_cipher, is_sealed, sealed_key_id
 
 __all__ = [
@@ -142,7 +143,7 @@ def seal_in_place(
     cipher: list[FieldCipher] = []
 
     def change(stored: str) -> str | None:
-        if is_sealed(stored):
+        if is_sealed(stored) or is_respelling(stored):
             return None
         if not cipher:
             cipher.append(field_cipher(keyring))
@@ -168,8 +169,25 @@ def open_in_place(
         return cipher[0].open(stored)
 
     report = RotationReport(key_id="")
-    _rewrite_batches(_Same(connection), tables or SEALED_COLUMNS, change, report, _BATCH)
+    tables = tables or SEALED_COLUMNS
+    _rewrite_batches(_Same(connection), tables, change, report, _BATCH)
+    if "value_original" in tables.get("contacts", ()):
+        _spell_out(connection, report)
     return report
+
+
+def _spell_out(connection: Connection, report: RotationReport) -> None:
+    # A respelling needs its row's value (opened above) to be spelt out again.
+    table = _plain_table("contacts", ("value", "value_original"))
+    rows = connection.execute(
+        sa.select(table.c.id, table.c.value, table.c.value_original).where(
+            table.c.value_original.startswith(RESPELT_PREFIX, autoescape=True)
+        )
+    ).all()
+    for row_id, value, stored in rows:
+        spelling = spelt(value, stored)
+        connection.execute(sa.update(table).where(table.c.id == row_id).values(value_original=spelling))
+    report.rewritten["contacts"] = report.rewritten.get("contacts", 0) + len(rows)
 
 
 def reseal(
@@ -181,8 +199,8 @@ def reseal(
     target = cipher.sealer(key_id)
 
     def change(stored: str) -> str | None:
-        if sealed_key_id(stored) == key_id:
-            return None
+        if sealed_key_id(stored) == key_id or is_respelling(stored):
+            return None  # a respelling holds no digit: nothing to seal
         return target.seal(cipher.open(stored))
 
     report = RotationReport(key_id=key_id)
@@ -231,7 +249,8 @@ def rotate_keys(
 
 
 def key_census(engine: Engine) -> dict[str, dict[str, int]]:
-    """Per table, how many stored values each key sealed ("clear": not sealed)."""
+    """Per table, how many stored values each key sealed ("clear": not sealed; "respelt": a phone's
+    spelling without its digits, see :mod:`contactfix.privacy.respelling`)."""
     found: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
         for name, columns in SEALED_COLUMNS.items():
@@ -241,7 +260,7 @@ def key_census(engine: Engine) -> dict[str, dict[str, int]]:
                 for (value,) in connection.execute(
                     sa.select(table.c[column]).where(table.c[column].is_not(None))
                 ):
-                    kid = sealed_key_id(value) or "clear"
+                    kid = sealed_key_id(value) or ("respelt" if is_respelling(value) else "clear")
                     counts[kid] = counts.get(kid, 0) + 1
             found[name] = counts
     return found
