@@ -8,7 +8,6 @@ so the writing process does no per-field work.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -53,28 +52,18 @@ _debtor_values = attrgetter(*DEBTOR_FIELDS)
 # Positions of the dates and amounts, the only values that need converting.
 _RECORD_DATES = tuple(RECORD_COLUMNS.index(name) for name in ("observed_on", "birth_date"))
 _DEBTOR_PLAIN = tuple(DEBTOR_FIELDS.index(name) for name in ("birth_date", "amount_owed"))
-_RECORD_SEALED = tuple(RECORD_COLUMNS.index(name) for name in ("id_number", "address"))
-_DEBTOR_SEALED = (DEBTOR_FIELDS.index("id_number"),)
+_RECORD_ID = RECORD_COLUMNS.index("id_number")
+_RECORD_ADDRESS = RECORD_COLUMNS.index("address")
+_DEBTOR_ID = DEBTOR_FIELDS.index("id_number")
 
 
-def _plain(values: tuple[object, ...], positions: tuple[int, ...]) -> tuple[object, ...]:
+def _plain(values: tuple[object, ...], positions: tuple[int, ...]) -> list[object]:
     converted = list(values)
     for at in positions:
         value = converted[at]
         if value is not None:
             converted[at] = value.isoformat() if isinstance(value, dt.date) else str(value)
-    return tuple(converted)
-
-
-def _sealed(
-    values: tuple[object, ...], positions: tuple[int, ...], seal: Callable[[str], str]
-) -> tuple[object, ...]:
-    converted = list(values)
-    for at in positions:
-        value = converted[at]
-        if value is not None:
-            converted[at] = seal(str(value))
-    return tuple(converted)
+    return converted
 
 
 def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
@@ -86,32 +75,27 @@ def stage(record: PartyRecord, *, debtor: bool) -> StagedRecord:
     plain ones. A contact as written is kept as :func:`~contactfix.privacy.respelling.stored_original`
     says: NULL when it is the value, a phone's spelling without its digits, else sealed.
     """
-    # A file's values are mostly distinct: no memo to grow across rows. Within a row they repeat (the
-    # ID number as the record's and the debtor's, an address as the record's, its contact's value and
-    # as written): each is sealed once (deterministic, so the copies are the same sealed text).
-    seal_once = field_cipher().seal_once
-    sealed: dict[str, str] = {}
-
-    def seal(text: str) -> str:
-        found = sealed.get(text)
-        if found is None:
-            found = sealed[text] = seal_once(text)
-        return found
-
-    values = _sealed(_plain(_record_values(record), _RECORD_DATES), _RECORD_SEALED, seal)
-    debtor_values = (
-        _sealed(_plain(_debtor_values(record), _DEBTOR_PLAIN), _DEBTOR_SEALED, seal) if debtor else ()
-    )
-    contacts = tuple(
-        [
-            (c.channel, seal(c.value),
-             c.value_original and stored_original(c.channel, c.value, c.value_original, seal),
-             c.line_type, c.region, c.carrier)
-            for c in record.contacts
-        ]
-    )  # fmt: skip
+    # A file's values are mostly distinct: no memo across rows. Within a row a value repeats (the ID
+    # number as the record's and the debtor's, the address as the record's and its contact's value):
+    # each is sealed once, as the copies would be the same sealed text.
+    seal = field_cipher().seal_once
+    values = _plain(_record_values(record), _RECORD_DATES)
+    id_number, address = record.id_number, record.address
+    sealed_id = values[_RECORD_ID] = None if id_number is None else seal(id_number)
+    sealed_address = values[_RECORD_ADDRESS] = None if address is None else seal(address)
+    debtor_values: tuple[object, ...] = ()
+    if debtor:
+        listed = _plain(_debtor_values(record), _DEBTOR_PLAIN)
+        listed[_DEBTOR_ID] = sealed_id
+        debtor_values = tuple(listed)
+    contacts = []
+    for c in record.contacts:
+        value, original = c.value, c.value_original
+        sealed = sealed_address if value == address and c.channel == "address" else seal(value)
+        kept = original and stored_original(c.channel, value, original, seal)
+        contacts.append((c.channel, sealed, kept, c.line_type, c.region, c.carrier))
     seen = record.observed_on.isoformat() if record.observed_on is not None else None
-    return StagedRecord(record.row, record.record_key, values, debtor_values, contacts, seen)
+    return StagedRecord(record.row, record.record_key, tuple(values), debtor_values, tuple(contacts), seen)
 
 
 def _merge_values(
