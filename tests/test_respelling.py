@@ -4,12 +4,17 @@ the number; anything it cannot keep so is sealed."""
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contactfix.privacy import DataKey, Keyring, using_keyring
 from contactfix.privacy.respelling import is_respelling, respelling, spelt, stored_original
+from contactfix.privacy.rotation import seal_in_place
+from contactfix.privacy.sealing import field_cipher, is_sealed
 
 
 def _seal(text: str) -> str:
@@ -59,6 +64,8 @@ def test_a_spelling_equal_to_the_value_is_null_and_an_address_is_never_respelt()
     address = "福州市台江区 1380013800号"  # digits that would match: still an address, sealed
     assert stored_original("address", "福州市台江区1380013800号", address, _seal) == _seal(address)
     assert not is_respelling(_seal("x")) and is_respelling("r1.###########")
+    # Only our own form: text stored in clear before encryption that starts alike is not one.
+    assert not any(map(is_respelling, ["r1. 客户说13800138000", "r1.13800138000", "r1.###", "r1.123456###"]))
 
 
 _SEPARATOR = st.sampled_from([" ", "-", "", "　", "（", "）", "(", ")", "．", "－"])
@@ -79,7 +86,7 @@ def test_any_bank_spelling_round_trips_and_hides_the_number(
         written.insert(min(at, len(written)), separator)
     original = prefix + "".join(written)
     kept = respelling(value, original)
-    assert kept is not None
+    assert kept is not None and is_respelling(kept)
     assert spelt(value, kept) == original
     # What stays in clear is a prefix ("0086", a trunk 0) at most: no run of the number's digits.
     assert len(re.sub(r"\D", "", kept.removeprefix("r1."))) <= 5
@@ -90,5 +97,19 @@ def test_any_bank_spelling_round_trips_and_hides_the_number(
 def test_any_text_is_respelt_exactly_or_not_at_all(value: str, original: str) -> None:
     kept = respelling(value, original)
     if kept is not None:
-        assert spelt(value, kept) == original
+        assert is_respelling(kept) and spelt(value, kept) == original
         assert len([ch for ch in kept.removeprefix("r1.") if ch.isdigit()]) <= 5
+
+
+def test_sealing_in_place_keeps_respellings_and_seals_text_that_only_starts_like_one() -> None:
+    engine = sa.create_engine("sqlite://")
+    stored = ["r1.### #### ####", "r1. 客户说13800138000", "13800138000"]
+    ring = Keyring(DataKey(secrets.token_bytes(32)), source="test")
+    with using_keyring(ring), engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, value TEXT)")
+        connection.execute(sa.text("INSERT INTO notes (value) VALUES (:v)"), [{"v": v} for v in stored])
+        report = seal_in_place(connection, {"notes": ["value"]}, ring)
+        after = connection.exec_driver_sql("SELECT value FROM notes ORDER BY id").scalars().all()
+    assert report.rewritten == {"notes": 2}
+    assert after[0] == stored[0] and all(is_sealed(v) for v in after[1:])
+    assert [field_cipher(ring).open(v) for v in after] == stored

@@ -34,12 +34,17 @@ _MAX_PREFIX_DIGITS = 5
 # Fewer digits than a local number (7) is not a phone's spelling: seal it.
 _MIN_NUMBER_DIGITS = 7
 _ALL_MARKED = [RESPELT_PREFIX + _MARK * n if n >= _MIN_NUMBER_DIGITS else None for n in range(20)]
+_RESPELT = re.compile(re.escape(RESPELT_PREFIX) + r"[0-9# \t\u3000\-+().．/（）－—‐]*")
 _PREFIXES = [re.compile(f"(?:[^0-9]*[0-9]){{{n}}}") for n in range(_MAX_PREFIX_DIGITS + 1)]
 
 
 def is_respelling(stored: str) -> bool:
-    """Whether ``stored`` is a respelling (a spelling kept without its digits)."""
-    return stored.startswith(RESPELT_PREFIX)
+    """Whether ``stored`` is a respelling (a spelling kept without its digits). Strict, for a value
+    stored in clear before encryption that merely starts like one (a note "r1. …") must be sealed."""
+    if not stored.startswith(RESPELT_PREFIX) or _RESPELT.fullmatch(stored) is None:
+        return False
+    kept = stored[len(RESPELT_PREFIX) :]
+    return kept.count(_MARK) >= _MIN_NUMBER_DIGITS and len(_NOT_DIGIT.sub("", kept)) <= _MAX_PREFIX_DIGITS
 
 
 def respelling(value: str, original: str) -> str | None:

@@ -184,6 +184,7 @@ def _spell_out(connection: Connection, report: RotationReport) -> None:
             table.c.value_original.startswith(RESPELT_PREFIX, autoescape=True)
         )
     ).all()
+    rows = [row for row in rows if is_respelling(row[2])]
     for row_id, value, stored in rows:
         spelling = spelt(value, stored)
         connection.execute(sa.update(table).where(table.c.id == row_id).values(value_original=spelling))
