@@ -28,12 +28,15 @@ import itertools
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+
+from contactfix.privacy.keyring import DataKey, write_key_file
 
 __all__ = [
     "BANK_ORG",
@@ -92,6 +95,13 @@ def run_pipeline(
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTFIX_")}
     env.update({f"CONTACTFIX_{key.upper()}": value for key, value in (settings or {}).items()})
     env.update(CONTACTFIX_DATABASE_URL=database_url, CONTACTFIX_OUTBOX_PATH=str(work / "outbox.jsonl"))
+    # Encryption at rest: a database other than the embedded SQLite needs the data key from outside
+    # (the CONTACTFIX_ variables of this process were left out above): a key file in the work folder,
+    # made on the first run, serves every step.
+    key_file = work / "data.key"
+    if not key_file.exists():
+        write_key_file(key_file, DataKey(secrets.token_bytes(32)), [], None)
+    env["CONTACTFIX_DATA_KEY_FILE"] = str(key_file)
     steps: dict[str, object] = {}
     started = time.perf_counter()
     _cli(["db", "upgrade"], env, work)
