@@ -27,7 +27,9 @@ database after the run:
 
 * ``findable``: debtors whose current number (a number they use today) is carried by a record
   linked to them (one of their ranked phones, from a source other than a bank's batch);
-* ``recall``: of those, the share repaired with a current number (target ≥ 95%);
+* ``recall``: of those, the share repaired with a current number (target ≥ 95%); and the same among
+  the debtors whose current number there is a mobile (repair counts mobiles only: a mediator calls
+  and texts a mobile, a landline reaches a household or an office);
 * ``precision``: of the repaired, the share repaired with a current number (target ≥ 97% where the
   set has no third-party numbers);
 * ``bank_lost``: repairs with the number the bank lost the debtor on (target 0); wrong repairs by
@@ -69,6 +71,8 @@ from contactfix.pipeline.calibration import CalibrationError, calibrate
 from contactfix.pipeline.outcomes import record_outcome
 from contactfix.pipeline.reconcile import reconcile, repair_step
 from contactfix.pipeline.resolve import ResolveSettings
+from matchers.errors import MatchersError
+from matchers.identifiers.phone import parse_phone
 
 DEFAULT_SETS = (
     "sample:realistic",
@@ -155,9 +159,11 @@ class SetResult:
     name: str
     debtors: int = 0
     findable: int = 0
+    findable_mobile: int = 0
     repaired: int = 0
     repaired_right: int = 0
     recall: float = 0.0
+    recall_mobile: float = 0.0
     precision: float = 0.0
     bank_lost: int = 0
     third_parties: bool = False
@@ -194,10 +200,12 @@ def _first_dispatches(session: Session) -> dict[int, list[str]]:
     return found
 
 
-def _findable(session: Session, references: dict[int, str], answers: Answers) -> set[int]:
+def _findable(session: Session, references: dict[int, str], answers: Answers) -> tuple[set[int], set[int]]:
     """Debtors one of whose ranked phones, carried by a non-bank record and not by the bank's batch,
-    is current."""
-    found = set()
+    is current; and those of them for whom such a phone is a mobile (what repair counts: a mediator
+    calls and texts a mobile, a landline reaches a household or an office)."""
+    found: set[int] = set()
+    mobile: set[int] = set()
     query = select(ContactRanking.debtor_id, ContactRanking.value, ContactRanking.sources).where(
         ContactRanking.channel == "phone"
     )
@@ -209,7 +217,16 @@ def _findable(session: Session, references: dict[int, str], answers: Answers) ->
         in_batch = "bank_had" in (flags or [])
         if value in current and not in_batch and any(s.get("source") != "bank" for s in sources or []):
             found.add(debtor_id)
-    return found
+            if _is_mobile(value):
+                mobile.add(debtor_id)
+    return found, mobile
+
+
+def _is_mobile(value: str) -> bool:
+    try:
+        return parse_phone(value).line_type == "mobile"
+    except MatchersError:
+        return False
 
 
 def _batch_phones(session: Session) -> dict[int, set[str]]:
@@ -227,11 +244,12 @@ def _score(engine: Engine, answers: Answers, result: SetResult) -> tuple[dict[in
     with Session(engine) as session:
         references = dict(session.execute(select(Debtor.id, Debtor.reference)).all())
         dispatched = _first_dispatches(session)
-        findable = _findable(session, references, answers)
+        findable, findable_mobile = _findable(session, references, answers)
         batch = _batch_phones(session)
     result.debtors, result.findable = len(references), len(findable)
+    result.findable_mobile = len(findable_mobile)
     wrong: Counter[str] = Counter()
-    right_in_findable = 0
+    right_in_findable = right_in_mobile = 0
     for debtor_id, values in dispatched.items():
         reference = references[debtor_id]
         first = values[0]
@@ -239,6 +257,7 @@ def _score(engine: Engine, answers: Answers, result: SetResult) -> tuple[dict[in
         if first in answers.current.get(reference, set()):
             result.repaired_right += 1
             right_in_findable += debtor_id in findable
+            right_in_mobile += debtor_id in findable_mobile
             continue
         role = answers.role.get(reference, {}).get(first, "unknown")
         if role == "bank_lost" and first not in batch.get(debtor_id, set()):
@@ -247,6 +266,7 @@ def _score(engine: Engine, answers: Answers, result: SetResult) -> tuple[dict[in
     result.bank_lost = wrong.get("bank_lost", 0)
     result.wrong_by_role = dict(wrong.most_common())
     result.recall = round(right_in_findable / result.findable, 4) if result.findable else 0.0
+    result.recall_mobile = round(right_in_mobile / len(findable_mobile), 4) if findable_mobile else 0.0
     result.precision = round(result.repaired_right / result.repaired, 4) if result.repaired else 0.0
     return {debtor_id: list(values) for debtor_id, values in dispatched.items()}, findable
 
@@ -339,6 +359,7 @@ def run_set(name: str, debtors: int, seed: int, nights: int, parent: Path) -> Se
 
 _COLUMNS = (
     "set", "third parties", "debtors", "findable", "repaired", "recall (≥ 0.95)",
+    "recall where the current number is a mobile",
     "precision (≥ 0.97 without third parties)", "bank's lost number in its batch (0)",
     "wrong repairs: what the number was", "reached within 2 dispatches (≥ 0.98)",
     "of those findable", "Brier prior → fitted",
@@ -346,13 +367,14 @@ _COLUMNS = (
 
 
 def _table(results: list[SetResult]) -> str:
-    lines = ["| " + " | ".join(_COLUMNS) + " |", "|---|---|" + "---:|" * 6 + "---|---:|---:|---|"]
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|---|---|" + "---:|" * 7 + "---|---:|---:|---|"]
     for r in results:
         wrong = ", ".join(f"{role} {count}" for role, count in r.wrong_by_role.items()) or "–"
         brier = f"{r.brier_prior} → {r.brier_fitted}" if r.brier_prior is not None else "–"
         cells = (
             r.name, "yes" if r.third_parties else "no", f"{r.debtors:,}", f"{r.findable:,}",
-            f"{r.repaired:,}", f"{r.recall:.4f}", f"{r.precision:.4f}", str(r.bank_lost), wrong,
+            f"{r.repaired:,}", f"{r.recall:.4f}", f"{r.recall_mobile:.4f} of {r.findable_mobile:,}",
+            f"{r.precision:.4f}", str(r.bank_lost), wrong,
             f"{r.within_two:.4f}", f"{r.within_two_findable:.4f}", brier,
         )  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
