@@ -494,3 +494,25 @@ def test_a_submission_still_being_written_elsewhere_is_not_redone(postgres_url: 
     receipt = submit_bank_batch(engine, path, "bank")  # the other writer is gone: redone
     assert (receipt.submission_id, receipt.accepted) == (ident, 1)
     engine.dispose()
+
+
+def test_a_records_contacts_get_ids_in_the_order_the_file_wrote_them(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # Ranking reads that order (a filer writes the party's own number first). On PostgreSQL the insert
+    # took the join's order, not the file's, once a batch was large (a full batch of 5,000 rows here).
+    rows = []
+    for n in range(6000):
+        phones = [f"1{d}{n:09d}" for d in (8, 3, 5)]  # written out of numeric order
+        rows.append([f"K{n}", "张三", resident_id("350103", "19900102", f"{n % 500:03d}"), ";".join(phones),
+                     "福州市", "100"])  # fmt: skip
+    submit_bank_batch(engine, bank_file(tmp_path, rows), "某银行")
+    found = rows_of(
+        engine,
+        "SELECT r.reference, c.value FROM contacts c JOIN source_records r ON r.id = c.source_record_id "
+        "WHERE c.channel = 'phone' ORDER BY c.id",
+    )
+    written: dict[str, list[str]] = {}
+    for reference, value in found:
+        written.setdefault(reference, []).append(value.removeprefix("+86"))
+    assert written == {row[0]: row[3].split(";") for row in rows}

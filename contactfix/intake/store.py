@@ -25,7 +25,11 @@ __all__ = ["RecordWriter"]
 # Contacts are staged with their record's key: the merge finds the record's id. A debtor is staged
 # in its record's row: its other fields are the record's own (the same values, folded by the same
 # rules), so only the bank's fields are added, and each row is sent and parsed once, not twice.
-_CONTACT_COLUMNS = ("record_key", *CONTACT_FIELDS, "seen")
+# ``at``: the contact's place in the batch (records in file order, a record's contacts in the order
+# its cells wrote them). Contacts are inserted in that order, so a record's contacts get ascending ids
+# in the order they were written: ranking reads that order (a filing lists the party's own number
+# first). Without it the order was the join's: on PostgreSQL, for a full batch, not the file's.
+_CONTACT_COLUMNS = ("record_key", *CONTACT_FIELDS, "seen", "at")
 _RECORD_COLUMNS = RECORD_COLUMNS
 _BANK_FIELDS = ("contract_number", "product", "amount_owed", "currency")
 _BANK_AT = len(DEBTOR_FIELDS) - len(_BANK_FIELDS)
@@ -35,7 +39,7 @@ _STAGED_RECORD_COLUMNS = (*_RECORD_COLUMNS, *_BANK_FIELDS)
 _ISSUE_COLUMNS = ("submission_id", "row", "field", "reason", "severity")
 _ID_GROUP = ("id_type", "id_number", "id_prefix", "id_suffix", "county_code")
 _TYPES = {
-    "case_year": "INTEGER", "case_sequence": "INTEGER",
+    "case_year": "INTEGER", "case_sequence": "INTEGER", "at": "INTEGER",
     "observed_on": "DATE", "birth_date": "DATE", "seen": "DATE", "amount_owed": "NUMERIC(16, 2)",
 }  # fmt: skip
 
@@ -91,7 +95,7 @@ ON CONFLICT (organization_id, reference) DO UPDATE SET
 _UPSERT_CONTACTS = f"""
 INSERT INTO contacts (source_record_id, {_listed(CONTACT_FIELDS)}, first_seen, last_seen)
 SELECT {{record_id}}, {_listed(CONTACT_FIELDS, "c.")}, c.seen, c.seen
-FROM intake_contacts c {{join}} WHERE true
+FROM intake_contacts c {{join}} WHERE true ORDER BY c.at
 ON CONFLICT (source_record_id, channel, value) DO UPDATE SET
   value_original = excluded.value_original,
   line_type = COALESCE(excluded.line_type, contacts.line_type),
@@ -135,7 +139,7 @@ _UPSERT_KNOWN_RECORDS = _UPSERT_RECORDS.replace(
 _INSERT_FRESH_CONTACTS = f"""
 INSERT INTO contacts (source_record_id, {_listed(CONTACT_FIELDS)}, first_seen, last_seen)
 SELECT f.id, {_listed(CONTACT_FIELDS, "c.")}, c.seen, c.seen
-FROM intake_contacts c JOIN fresh f ON f.record_key = c.record_key"""
+FROM intake_contacts c JOIN fresh f ON f.record_key = c.record_key ORDER BY c.at"""
 _POSTGRES_RECORDS = (
     f"WITH fresh AS ({_INSERT_FRESH_RECORDS}),\n"
     f"merged AS ({_UPSERT_KNOWN_RECORDS}\nRETURNING id, record_key),\n"
@@ -189,7 +193,8 @@ class RecordWriter:
             self._stage("intake_records", _STAGED_RECORD_COLUMNS, rows)
         else:
             self._stage("intake_records", _RECORD_COLUMNS, [r.values for r in records])
-        contacts = [(r.record_key, *c, r.seen) for r in records for c in r.contacts]
+        written = ((r, c) for r in records for c in r.contacts)
+        contacts = [(r.record_key, *c, r.seen, at) for at, (r, c) in enumerate(written)]
         self._stage("intake_contacts", _CONTACT_COLUMNS, contacts)
         if self.postgres:
             merge = _POSTGRES_RECORDS + (_POSTGRES_DEBTORS if debtors else "") + _POSTGRES_CONTACTS
