@@ -1,6 +1,8 @@
 """Repair on data sets configured differently, none used to choose a constant, with the outcome loop.
 
-``python -m bench.repair_bench [--debtors 3000] [--seed 21] [--nights 3] [--sets a,b,…] [--no-record]``
+``python -m bench.repair_bench [--debtors 3000] [--seed 21] [--nights 3] [--sets a,b,…]
+[--postgres ADMIN_URL] [--no-record]`` (SQLite files by default; ``--postgres``: a throwaway
+PostgreSQL database per set, as a deployment runs)
 
 Each set is written by a generator, taken in through intake (a bank batch, a court export), and
 reconciled as ``contactfix reconcile --full`` does (resolve, repair, dispatches planned to three
@@ -49,6 +51,7 @@ import argparse
 import csv
 import datetime as dt
 import json
+import secrets
 import sys
 import tempfile
 import time
@@ -61,7 +64,7 @@ from sqlalchemy.orm import Session
 
 from bench.machine import machine_summary
 from contactfix.db.dispatch_models import Dispatch
-from contactfix.db.engine import make_engine
+from contactfix.db.engine import make_engine, throwaway_database
 from contactfix.db.identity_models import ContactRanking
 from contactfix.db.migrate import upgrade_database
 from contactfix.db.models import Contact, Debtor
@@ -71,6 +74,7 @@ from contactfix.pipeline.calibration import CalibrationError, calibrate
 from contactfix.pipeline.outcomes import record_outcome
 from contactfix.pipeline.reconcile import reconcile, repair_step
 from contactfix.pipeline.resolve import ResolveSettings
+from contactfix.privacy import DataKey, Keyring, using_keyring
 from matchers.errors import MatchersError
 from matchers.identifiers.phone import parse_phone
 
@@ -323,14 +327,24 @@ def _loop_score(
     result.within_two_findable = round(within_findable / findable_repaired, 4) if findable_repaired else 0.0
 
 
-def run_set(name: str, debtors: int, seed: int, nights: int, parent: Path) -> SetResult:
-    """Generate, take in, reconcile, score, run the outcome loop and calibrate one set."""
-    result = SetResult(name)
+def run_set(
+    name: str, debtors: int, seed: int, nights: int, parent: Path, postgres: str | None = None
+) -> SetResult:
+    """Generate, take in, reconcile, score, run the outcome loop and calibrate one set: in a SQLite
+    file, or in a throwaway database beside ``postgres`` (an admin URL) under a data key of its own."""
     folder = parent / name.replace(":", "-")
+    if postgres is None:
+        return _run_set(name, debtors, seed, nights, folder, f"sqlite:///{folder / 'bench.sqlite3'}")
+    key = Keyring(DataKey(secrets.token_bytes(32)), source="repair_bench")
+    with using_keyring(key), throwaway_database(postgres, "contactfix_repair_bench") as url:
+        return _run_set(name, debtors, seed, nights, folder, url)
+
+
+def _run_set(name: str, debtors: int, seed: int, nights: int, folder: Path, url: str) -> SetResult:
+    result = SetResult(name)
     clock = time.perf_counter()
     answers = write_set(name, folder, debtors, seed)
     result.third_parties = answers.third_parties
-    url = f"sqlite:///{folder / 'bench.sqlite3'}"
     upgrade_database(url)
     engine = make_engine(url)
     try:
@@ -402,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="500 debtors, two sets (make bench --quick)")
     parser.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="run each set in a throwaway PostgreSQL database beside this one",
+    )
     args = parser.parse_args(argv)
     sets = [s for s in args.sets.split(",") if s]
     if args.quick:
@@ -410,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="repair-bench-") as parent:
         for name in sets:
-            result = run_set(name, args.debtors, args.seed, args.nights, Path(parent))
+            result = run_set(name, args.debtors, args.seed, args.nights, Path(parent), args.postgres)
             print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
             results.append(result)
     table = _table(results)
@@ -420,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         command = (
             f"python -m bench.repair_bench --debtors {args.debtors} --seed {args.seed} --nights {args.nights}"
+            + (f" --postgres {args.postgres}" if args.postgres else "")
         )
         took = f"{time.perf_counter() - started:.0f} s in all"
         about = __doc__.split(chr(10) + chr(10), 2)[2].strip().replace("``", "`")
