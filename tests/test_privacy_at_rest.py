@@ -35,15 +35,23 @@ from contactfix.demo import make_folder, run_demo
 from contactfix.dispatch.ratelimit import RateLimiter
 from contactfix.dispatch.relay import relay
 from contactfix.dispatch.sender import DispatchSender, SenderSettings
+from contactfix.errors import IntakeError
 from contactfix.intake.service import import_court_export, submit_bank_batch
 from contactfix.pipeline.outcomes import record_outcome
 from contactfix.pipeline.reconcile import reconcile
 from contactfix.pipeline.repair import repair_contacts
 from contactfix.policy import load_profile
 from contactfix.privacy import DataKey, Keyring, keyring_for, using_keyring
-from contactfix.privacy.keyring import write_key_file
+from contactfix.privacy.keyring import KeyringError, write_key_file
 from contactfix.privacy.respelling import is_respelling, respelling
-from contactfix.privacy.rotation import SEALED_COLUMNS, key_census, reseal, rotate_keys
+from contactfix.privacy.rotation import (
+    SEALED_COLUMNS,
+    key_census,
+    reseal,
+    rotate_keys,
+    writers_excluded,
+    writing_sealed,
+)
 from contactfix.privacy.sealing import FieldCipher, SealError, field_cipher, is_sealed, sealed_key_id
 from contactfix.sample import AS_OF, write_sample
 
@@ -357,6 +365,35 @@ class _patched:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
+
+
+def test_rotation_and_intake_exclude_each_other_on_postgres(tmp_path: Path, postgres_url: str) -> None:
+    """A value sealed under the old key while a rotation runs would not equal its twin sealed under the
+    new one: so neither starts while the other writes, each saying why."""
+    ring = _key_file(tmp_path)
+    before = ring.path.read_bytes() if ring.path else b""
+    sample = tmp_path / "sample"
+    write_sample(sample, 20, seed=3)
+    with using_keyring(ring):
+        upgrade_database(postgres_url)
+        engine = make_engine(postgres_url)
+        try:
+            rotating = writers_excluded(engine)  # a rotation is running
+            with rotating, pytest.raises(IntakeError, match="key rotation is running"):
+                submit_bank_batch(engine, sample / "bank.csv", "excl-bank")
+            with engine.connect() as connection:
+                status = connection.execute(sa.text("SELECT status FROM submissions")).scalar_one()
+            assert status == "failed"
+            receipt = submit_bank_batch(engine, sample / "bank.csv", "excl-bank")  # done: it goes in
+            assert receipt.accepted > 0
+
+            with engine.connect() as connection, writing_sealed(connection):  # an intake is writing
+                with pytest.raises(KeyringError, match="being taken in"):
+                    rotate_keys(engine, ring, batch=10)
+                assert ring.path is not None and ring.path.read_bytes() == before  # no key started
+            assert rotate_keys(engine, ring, batch=10).promoted  # done: the rotation runs
+        finally:
+            engine.dispose()
 
 
 def test_keys_rotate_cli_refuses_a_key_from_the_environment(sqlite_url: str, monkeypatch: Any) -> None:

@@ -40,6 +40,7 @@ from contactfix.intake.receipt import Issue, Receipt, mask_digit_runs
 from contactfix.intake.rows import RowNormaliser
 from contactfix.intake.store import RecordWriter
 from contactfix.privacy.hash_secrets import PURPOSE_COURT_RECORD, hash_secret
+from contactfix.privacy.rotation import writing_sealed
 
 __all__ = [
     "RECEIPT_ISSUE_LIMIT",
@@ -165,24 +166,25 @@ def _take_in(engine: Engine, path: Path, org: str, kind: Kind, options: _Options
         if claim.duplicate:
             return _earlier_receipt(connection, claim.id)
         try:
-            observed_on = claim.created_at.astimezone(ZoneInfo(options.timezone)).date()
-            secret = hash_secret(connection, PURPOSE_COURT_RECORD) if kind == "court" else None
-            normaliser = RowNormaliser(
-                kind, header_map, organization_id, observed_on, options.max_field_length,
-                record_key_secret=secret,
-            )  # fmt: skip
-            writer = RecordWriter(
-                connection, source=kind, organization_id=organization_id, submission_id=claim.id
-            )
-            receipt = stream_batches(
-                connection, table, normaliser, writer, claim.id, file_issues,
-                batch_size=options.batch_size,
-                progress=BatchProgress(options.progress, None if facts.format == "xlsx" else facts.size),
-                issue_limit=RECEIPT_ISSUE_LIMIT,
-                debtors=kind == "bank",
-                workers=options.worker_count(facts.size),
-            )  # fmt: skip
-            _complete(connection, receipt, organization_id, kind)
+            with writing_sealed(connection):  # no data key rotation meanwhile (PostgreSQL)
+                observed_on = claim.created_at.astimezone(ZoneInfo(options.timezone)).date()
+                secret = hash_secret(connection, PURPOSE_COURT_RECORD) if kind == "court" else None
+                normaliser = RowNormaliser(
+                    kind, header_map, organization_id, observed_on, options.max_field_length,
+                    record_key_secret=secret,
+                )  # fmt: skip
+                writer = RecordWriter(
+                    connection, source=kind, organization_id=organization_id, submission_id=claim.id
+                )
+                receipt = stream_batches(
+                    connection, table, normaliser, writer, claim.id, file_issues,
+                    batch_size=options.batch_size,
+                    progress=BatchProgress(options.progress, None if facts.format == "xlsx" else facts.size),
+                    issue_limit=RECEIPT_ISSUE_LIMIT,
+                    debtors=kind == "bank",
+                    workers=options.worker_count(facts.size),
+                )  # fmt: skip
+                _complete(connection, receipt, organization_id, kind)
         except BaseException:
             with contextlib.suppress(Exception):  # the connection may be what failed: keep the cause
                 connection.rollback()

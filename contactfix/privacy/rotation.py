@@ -15,7 +15,9 @@ A rotation, step by step:
 
 Reads never fail on the way: a value opens under whichever key sealed it. What does not hold during a
 rotation is equality between a value already moved and the same value sealed anew under the old key:
-so rotation runs under the reconcile lock, and intake and the API should be stopped meanwhile.
+so rotation runs under the reconcile lock, and on PostgreSQL it excludes intake (:func:`writing_sealed`:
+an intake holds a shared lock while it writes, a rotation the same lock exclusively, so neither
+starts while the other runs). The API's few writes (outcomes, mediators) are not excluded: stop it.
 Keyed hashes derived from the data key (blocking keys, fingerprints, Redis keys) move to the new key
 when it becomes current: ``contactfix reconcile --full`` rewrites the blocking keys. Those that must
 not move (court record keys, dispatch keys) are under secrets of their own stored sealed
@@ -25,12 +27,14 @@ not move (court record keys, dispatch keys) are under secrets of their own store
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from contactfix.errors import IntakeError
 from contactfix.privacy.keyring import KEY_BYTES, DataKey, Keyring, KeyringError, write_key_file
 from contactfix.privacy.respelling import RESPELT_PREFIX, is_respelling, spelt
 from contactfix.privacy.sealing import FieldCipher, field_cipher, is_sealed, sealed_key_id
@@ -38,11 +42,14 @@ from contactfix.privacy.sealing import FieldCipher, field_cipher, is_sealed, sea
 __all__ = [
     "SEALED_COLUMNS",
     "RotationReport",
+    "RotationRunning",
     "key_census",
     "open_in_place",
     "reseal",
     "rotate_keys",
     "seal_in_place",
+    "writers_excluded",
+    "writing_sealed",
 ]
 
 # Every sealed column, by table (the models' ``Sealed`` columns; a test checks the two agree).
@@ -60,6 +67,60 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "hash_secrets": ("value",),
 }
 _BATCH = 5000
+# The advisory lock (PostgreSQL) that intake holds shared while it writes sealed values and a rotation
+# holds exclusively: ("keys", 0).
+_WRITERS_LOCK = {"space": 0x6B657973, "id": 0}
+
+
+class RotationRunning(IntakeError):
+    """A data key rotation is running: a file cannot be taken in until it is done."""
+
+
+@contextmanager
+def writing_sealed(connection: Connection) -> Iterator[None]:
+    """Hold off a key rotation while ``connection`` writes sealed values (an intake): RotationRunning
+    when one is running. On PostgreSQL; SQLite lets one process write at a time anyway."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    held = connection.execute(sa.text("SELECT pg_try_advisory_lock_shared(:space, :id)"), _WRITERS_LOCK)
+    if not held.scalar_one():
+        raise RotationRunning(
+            "a data key rotation is running (contactfix keys rotate): submit the file again when it is done"
+        )
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):  # an aborted transaction would refuse the unlock below
+            connection.rollback()
+        raise
+    finally:
+        with suppress(Exception):  # a broken connection: its session, and the lock, end with it
+            connection.execute(sa.text("SELECT pg_advisory_unlock_shared(:space, :id)"), _WRITERS_LOCK)
+            connection.commit()
+
+
+@contextmanager
+def writers_excluded(engine: Engine) -> Iterator[None]:
+    """For a rotation: no intake writes until the block ends (PostgreSQL); KeyringError, naming why,
+    when one is writing now."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        held = connection.execute(sa.text("SELECT pg_try_advisory_lock(:space, :id)"), _WRITERS_LOCK)
+        got = held.scalar_one()
+        connection.commit()
+        if not got:
+            raise KeyringError(
+                "keys rotate: a bank batch or court file is being taken in right now; run it again when "
+                "that intake is done"
+            )
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:space, :id)"), _WRITERS_LOCK)
+            connection.commit()
 
 
 @dataclass
@@ -220,7 +281,8 @@ def rotate_keys(
     lock: Callable[[], object] | None = None,
 ) -> RotationReport:
     """Rotate the data key (see the module's steps): resumes a rotation an earlier run left, else
-    starts one with a fresh key. ``lock`` (the reconcile lock) is held throughout."""
+    starts one with a fresh key. ``lock`` (the reconcile lock) is held throughout, and no intake
+    writes meanwhile (:func:`writers_excluded`)."""
     path = keyring.path
     if path is None:
         raise KeyringError(
@@ -232,18 +294,20 @@ def rotate_keys(
     if context is not None:
         context.__enter__()  # type: ignore[attr-defined]
     try:
-        if keyring.pending is None:
-            fresh = DataKey(secrets.token_bytes(KEY_BYTES))
-            write_key_file(path, keyring.current, keyring.previous, fresh)
+        with writers_excluded(engine):
+            if keyring.pending is None:
+                fresh = DataKey(secrets.token_bytes(KEY_BYTES))
+                write_key_file(path, keyring.current, keyring.previous, fresh)
+                keyring.reload()
+            pending = keyring.pending
+            assert pending is not None
+            report = reseal(engine, keyring, pending.key_id, batch=batch)
+            old = keyring.current
+            older = [old, *[k for k in keyring.previous if k.key_id != old.key_id]]
+            write_key_file(path, pending, older, None)
             keyring.reload()
-        pending = keyring.pending
-        assert pending is not None
-        report = reseal(engine, keyring, pending.key_id, batch=batch)
-        old = keyring.current
-        write_key_file(path, pending, [old, *[k for k in keyring.previous if k.key_id != old.key_id]], None)
-        keyring.reload()
-        report.promoted = True
-        return report
+            report.promoted = True
+            return report
     finally:
         if context is not None:
             context.__exit__(None, None, None)  # type: ignore[attr-defined]
