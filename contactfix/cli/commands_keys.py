@@ -4,8 +4,8 @@
 :mod:`contactfix.privacy.rotation`): the new key goes into the key file first, rows move in committed
 batches under the reconcile lock, and the new key becomes current at the end. Interrupted, it resumes
 where it stopped when run again. Exit code 2 when the key comes from ``CONTACTFIX_DATA_KEY`` (rotation
-needs a key file to record the new key) or a reconciliation holds the lock. Nothing printed holds a key
-or a value: key ids only.
+needs a key file to record the new key), a reconciliation holds the lock, or (PostgreSQL) a file is
+being taken in. Nothing printed holds a key or a value: key ids only.
 """
 
 from __future__ import annotations
