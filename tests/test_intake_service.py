@@ -516,3 +516,5 @@ def test_a_records_contacts_get_ids_in_the_order_the_file_wrote_them(
     for reference, value in found:
         written.setdefault(reference, []).append(value.removeprefix("+86"))
     assert written == {row[0]: row[3].split(";") for row in rows}
+    debtors = rows_of(engine, "SELECT reference FROM debtors ORDER BY id")
+    assert [reference for (reference,) in debtors] == [row[0] for row in rows]  # and debtors, file order

@@ -29,6 +29,7 @@ __all__ = ["RecordWriter"]
 # its cells wrote them). Contacts are inserted in that order, so a record's contacts get ascending ids
 # in the order they were written: ranking reads that order (a filing lists the party's own number
 # first). Without it the order was the join's: on PostgreSQL, for a full batch, not the file's.
+# Debtors likewise follow their records (file order), whatever plan the join gets.
 _CONTACT_COLUMNS = ("record_key", *CONTACT_FIELDS, "seen", "at")
 _RECORD_COLUMNS = RECORD_COLUMNS
 _BANK_FIELDS = ("contract_number", "product", "amount_owed", "currency")
@@ -82,7 +83,7 @@ ON CONFLICT (record_key) DO UPDATE SET
 _UPSERT_DEBTORS = f"""
 INSERT INTO debtors (organization_id, submission_id, source_record_id, {_listed(DEBTOR_FIELDS)})
 SELECT :organization_id, :submission_id, {{record_id}}, {_listed(DEBTOR_FIELDS, "d.")}
-FROM intake_records d {{join}} WHERE true
+FROM intake_records d {{join}} WHERE true ORDER BY {{record_id}}
 ON CONFLICT (organization_id, reference) DO UPDATE SET
   source_record_id = excluded.source_record_id, submission_id = excluded.submission_id,
   party_type = excluded.party_type, name_original = excluded.name_original, name = excluded.name,
