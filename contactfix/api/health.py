@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from contactfix.db.migrate import head_revision
+from contactfix.db.migrate import head_revision, revision_of
 from contactfix.dispatch.status import state_counts
 from contactfix.settings import Settings
 
@@ -29,7 +28,7 @@ def router(settings: Settings, engine: Engine) -> APIRouter:
         try:
             # On the app's pooled engine: no engine, connection and pragmas made per probe.
             with engine.connect() as connection:
-                revision = MigrationContext.configure(connection).get_current_revision()
+                revision = revision_of(connection)
         except Exception as exc:
             raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
         if revision != head:

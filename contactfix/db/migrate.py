@@ -85,12 +85,17 @@ def downgrade_database(url: str, revision: str) -> None:
     _run(url, "downgrade", revision)
 
 
+def revision_of(connection: Connection) -> str | None:
+    """The revision the database behind ``connection`` is at, or None when no migration has been applied."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
 def current_revision(url: str) -> str | None:
     """The revision the database at ``url`` is at, or None when no migration has been applied."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return revision_of(connection)
     except OperationalError as exc:
         raise MigrationError(f"cannot read the schema revision: {_first_line(exc)}") from exc
     finally:

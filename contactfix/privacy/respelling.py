@@ -25,8 +25,10 @@ __all__ = ["RESPELT_PREFIX", "is_respelling", "respelling", "spelt", "stored_ori
 
 RESPELT_PREFIX = "r1."
 _MARK = "#"
-# A phone's spelling: ASCII digits and the separators of phone numbers as Chinese files write them.
-_SHAPE = re.compile(r"[0-9 \t\u3000\-+().．/（）－—‐]*")
+# The separators of phone numbers as Chinese files write them (inside a regex character class).
+_SEPARATORS = r" \t\u3000\-+().．/（）－—‐"
+# A phone's spelling: ASCII digits and those separators.
+_SHAPE = re.compile(f"[0-9{_SEPARATORS}]*")
 _NOT_DIGIT = re.compile(r"[^0-9]+")
 _MARKED = str.maketrans("0123456789", _MARK * 10)
 # Digits written before the number itself: a trunk "0", "86", "+86", "0086", "0086 0" at most.
@@ -34,7 +36,7 @@ _MAX_PREFIX_DIGITS = 5
 # Fewer digits than a local number (7) is not a phone's spelling: seal it.
 _MIN_NUMBER_DIGITS = 7
 _ALL_MARKED = [RESPELT_PREFIX + _MARK * n if n >= _MIN_NUMBER_DIGITS else None for n in range(20)]
-_RESPELT = re.compile(re.escape(RESPELT_PREFIX) + r"[0-9# \t\u3000\-+().．/（）－—‐]*")
+_RESPELT = re.compile(re.escape(RESPELT_PREFIX) + f"[0-9{_MARK}{_SEPARATORS}]*")
 _PREFIXES = [re.compile(f"(?:[^0-9]*[0-9]){{{n}}}") for n in range(_MAX_PREFIX_DIGITS + 1)]
 
 
